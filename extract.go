@@ -1,0 +1,145 @@
+package hankoauth
+
+import (
+	"net/http"
+	"strings"
+)
+
+// DefaultCookieName is the name of Hanko's session cookie.
+const DefaultCookieName = "hanko"
+
+// Extractor finds the session token in a request's headers. It serves
+// every edge alike: gRPC metadata, Envoy's CheckRequest headers and
+// net/http all offer a lookup by header name.
+//
+// The token comes from "authorization: Bearer <token>" (the scheme is
+// case-insensitive; a header without it is not a token), then from the
+// cookie CookieName in any of CookieHeaders. A request whose Authorization
+// values differ, or whose bearer token and cookie differ, is rejected as
+// ambiguous (ErrAmbiguousToken): the validator never guesses which one the
+// caller meant. The zero Extractor is ready to use.
+type Extractor struct {
+	// CookieName is the session cookie's name. Default "hanko".
+	CookieName string
+	// CookieHeaders are the headers that carry cookies, lower-case.
+	// Default ["cookie"]; grpc-gateway forwards them as
+	// "grpcgateway-cookie".
+	CookieHeaders []string
+	// TokenHeaders are extra headers, lower-case, that carry a bare token
+	// (no scheme), checked after Authorization. Empty by default.
+	TokenHeaders []string
+}
+
+// HeaderLookup returns all values of the header name (given lower-case).
+// metadata.MD.Get fits it as it is; for net/http use HTTPHeaderLookup.
+type HeaderLookup func(name string) []string
+
+// HTTPHeaderLookup adapts an http.Header.
+func HTTPHeaderLookup(h http.Header) HeaderLookup {
+	return func(name string) []string { return h.Values(name) }
+}
+
+// Extract returns the single token the headers carry, ErrNoToken when they
+// carry none, or an *Error for ErrAmbiguousToken or ErrMalformed (a token
+// longer than MaxTokenLength, or an Authorization header that is not a
+// bearer token).
+func (x Extractor) Extract(lookup HeaderLookup) (string, error) {
+	var token string
+	var invalid error
+	add := func(t string) bool {
+		if token != "" && t != token {
+			return false
+		}
+		token = t
+		return true
+	}
+	for _, v := range lookup("authorization") {
+		t, ok := bearer(v)
+		if !ok {
+			// Another scheme (Basic, ...) is not ours: a cookie may
+			// still carry the token, but alone such a header is reported
+			// as malformed rather than missing, to show the client's bug.
+			invalid = newError(ErrMalformed, errNotBearer)
+			continue
+		}
+		if !add(t) {
+			return "", newError(ErrAmbiguousToken, nil)
+		}
+	}
+	for _, h := range x.TokenHeaders {
+		for _, v := range lookup(h) {
+			if t := strings.TrimSpace(v); t != "" && !add(t) {
+				return "", newError(ErrAmbiguousToken, nil)
+			}
+		}
+	}
+	name := x.CookieName
+	if name == "" {
+		name = DefaultCookieName
+	}
+	headers := x.CookieHeaders
+	if len(headers) == 0 {
+		headers = defaultCookieHeaders
+	}
+	for _, h := range headers {
+		for _, v := range lookup(h) {
+			for _, t := range cookieValues(v, name) {
+				if !add(t) {
+					return "", newError(ErrAmbiguousToken, nil)
+				}
+			}
+		}
+	}
+	switch {
+	case token != "" && len(token) > MaxTokenLength:
+		return "", newError(ErrMalformed, errTooLong)
+	case token != "":
+		return token, nil
+	case invalid != nil:
+		return "", invalid
+	}
+	return "", newError(ErrNoToken, nil)
+}
+
+var defaultCookieHeaders = []string{"cookie"}
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
+
+const (
+	errNotBearer = constError("authorization header is not a bearer token")
+	errTooLong   = constError("token is longer than the limit")
+)
+
+// bearer returns the token of an "Bearer <token>" header value.
+func bearer(v string) (string, bool) {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return "", false
+	}
+	t := strings.TrimSpace(rest)
+	return t, t != "" && !strings.ContainsAny(t, " \t")
+}
+
+// cookieValues returns the non-empty values of the cookie name in one
+// Cookie header value ("a=1; hanko=xyz; b=2"), following RFC 6265's
+// syntax: pairs split on ';', the name compared exactly, optional double
+// quotes around the value removed.
+func cookieValues(header, name string) []string {
+	var out []string
+	for part := range strings.SplitSeq(header, ";") {
+		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || strings.TrimSpace(k) != name {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		if val != "" {
+			out = append(out, val)
+		}
+	}
+	return out
+}

@@ -1,0 +1,284 @@
+package hankoauth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// maxJWKSBytes bounds the JWKS document the validator reads.
+const maxJWKSBytes = 1 << 20
+
+// minRSABits is the smallest RSA modulus the validator accepts.
+const minRSABits = 2048
+
+// verifyKey is one usable public key of the JWKS.
+type verifyKey struct {
+	alg jose.SignatureAlgorithm // the only algorithm this key verifies
+	key any                     // *rsa.PublicKey or *ecdsa.PublicKey
+}
+
+// keySet is an immutable snapshot of Hanko's JWKS.
+type keySet struct {
+	keys      map[string]verifyKey // by kid
+	fetchedAt time.Time
+	maxAge    time.Duration // from Cache-Control, 0 when absent
+}
+
+// parseJWKS reads a JWKS document and keeps the keys that can verify
+// session tokens: RSA of at least 2048 bits (RS256, or the RSA algorithm
+// the key declares) and ECDSA P-256/384/521 (the ES algorithm of its
+// curve). Keys without a kid, for encryption, symmetric or weak keys are
+// skipped; the reasons are returned for the log.
+func parseJWKS(data []byte) (map[string]verifyKey, []string, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, nil, fmt.Errorf("jwks: %w", err)
+	}
+	keys := make(map[string]verifyKey, len(doc.Keys))
+	var skipped []string
+	for i, raw := range doc.Keys {
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(raw); err != nil {
+			skipped = append(skipped, fmt.Sprintf("key %d: %v", i, err))
+			continue
+		}
+		k, err := usableKey(jwk)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("key %q: %v", jwk.KeyID, err))
+			continue
+		}
+		if _, dup := keys[jwk.KeyID]; dup {
+			skipped = append(skipped, fmt.Sprintf("key %q: duplicate kid", jwk.KeyID))
+			delete(keys, jwk.KeyID) // ambiguous: trust neither
+			continue
+		}
+		keys[jwk.KeyID] = k
+	}
+	return keys, skipped, nil
+}
+
+func usableKey(jwk jose.JSONWebKey) (verifyKey, error) {
+	if jwk.KeyID == "" {
+		return verifyKey{}, errors.New("no kid")
+	}
+	if jwk.Use != "" && jwk.Use != "sig" {
+		return verifyKey{}, fmt.Errorf("use %q is not sig", jwk.Use)
+	}
+	alg := jose.SignatureAlgorithm(jwk.Algorithm)
+	switch pub := jwk.Key.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			return verifyKey{}, fmt.Errorf("RSA key of %d bits is too weak", pub.N.BitLen())
+		}
+		switch alg {
+		case "":
+			alg = jose.RS256
+		case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
+		default:
+			return verifyKey{}, fmt.Errorf("alg %q does not fit an RSA key", alg)
+		}
+		return verifyKey{alg: alg, key: pub}, nil
+	case *ecdsa.PublicKey:
+		want := map[elliptic.Curve]jose.SignatureAlgorithm{
+			elliptic.P256(): jose.ES256, elliptic.P384(): jose.ES384, elliptic.P521(): jose.ES512,
+		}[pub.Curve]
+		if want == "" || (alg != "" && alg != want) {
+			return verifyKey{}, fmt.Errorf("alg %q does not fit the EC key", alg)
+		}
+		return verifyKey{alg: want, key: pub}, nil
+	}
+	return verifyKey{}, fmt.Errorf("key type %T is not accepted", jwk.Key)
+}
+
+// maxAge reads the max-age directive of a Cache-Control header.
+func maxAge(h string) time.Duration {
+	for d := range strings.SplitSeq(h, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(d), "=")
+		if !ok || !strings.EqualFold(k, "max-age") {
+			continue
+		}
+		n, err := strconv.Atoi(strings.Trim(v, `"`))
+		if err != nil || n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}
+
+// jwks keeps Hanko's key set fresh: it loads it at start, refreshes it in
+// the background as Cache-Control says, and on demand when a token names an
+// unknown kid, at most once per KeyRefreshMin. The last good set stays in use
+// while fetches fail.
+type jwks struct {
+	url    string
+	client *http.Client
+	cfg    *Config
+
+	current atomic.Pointer[keySet] // nil until the first successful fetch
+
+	mu           sync.Mutex // guards the fields below
+	inflight     *fetchCall // the fetch under way, nil when none
+	lastOnDemand time.Time  // when an unknown kid last started a fetch
+
+	fetches atomic.Int64 // fetches started, for tests
+}
+
+// fetchCall is one fetch that several callers may wait for.
+type fetchCall struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// errRefreshLimited says an unknown kid did not start a fetch because one
+// ran too recently.
+var errRefreshLimited = errors.New("jwks refresh rate-limited")
+
+// lookup returns the key for kid from the current set.
+func (j *jwks) lookup(kid string) (verifyKey, bool) {
+	ks := j.current.Load()
+	if ks == nil {
+		return verifyKey{}, false
+	}
+	k, ok := ks.keys[kid]
+	return k, ok
+}
+
+// refresh starts a fetch, or joins the one under way, and waits for it or
+// for ctx. With onDemand set (an unknown kid) it starts no fetch if one
+// was started on demand less than KeyRefreshMin ago.
+func (j *jwks) refresh(ctx context.Context, onDemand bool) error {
+	j.mu.Lock()
+	c := j.inflight
+	if c == nil {
+		if onDemand {
+			now := j.cfg.Now()
+			if !j.lastOnDemand.IsZero() && now.Sub(j.lastOnDemand) < j.cfg.KeyRefreshMin {
+				j.mu.Unlock()
+				return errRefreshLimited
+			}
+			j.lastOnDemand = now
+		}
+		c = &fetchCall{done: make(chan struct{})}
+		j.inflight = c
+		go j.run(c)
+	}
+	j.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run performs the fetch for c, detached from any caller's context.
+func (j *jwks) run(c *fetchCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), j.cfg.RequestTimeout)
+	defer cancel()
+	ks, err := j.fetch(ctx)
+	if err == nil {
+		j.current.Store(ks)
+	}
+	n := 0
+	if cur := j.current.Load(); cur != nil {
+		n = len(cur.keys)
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		j.cfg.Logger.Warn("hankoauth: JWKS fetch failed; keeping the last good key set", "url", j.url, "keys", n, "error", err)
+	} else {
+		j.cfg.Logger.Debug("hankoauth: JWKS fetched", "url", j.url, "keys", n, "max_age", ks.maxAge)
+	}
+	if h := j.cfg.Hooks.KeysRefreshed; h != nil {
+		h(outcome, n)
+	}
+	j.mu.Lock()
+	c.err = err
+	j.inflight = nil
+	j.mu.Unlock()
+	close(c.done)
+}
+
+func (j *jwks) fetch(ctx context.Context) (*keySet, error) {
+	j.fetches.Add(1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := j.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxJWKSBytes))
+		return nil, fmt.Errorf("jwks: %s answered %s", j.url, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("jwks: reading: %w", err)
+	}
+	if len(data) > maxJWKSBytes {
+		return nil, fmt.Errorf("jwks: document larger than %d bytes", maxJWKSBytes)
+	}
+	keys, skipped, err := parseJWKS(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range skipped {
+		j.cfg.Logger.Warn("hankoauth: JWKS key ignored", "reason", s)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("jwks: no usable signing key")
+	}
+	return &keySet{keys: keys, fetchedAt: j.cfg.Now(), maxAge: maxAge(resp.Header.Get("Cache-Control"))}, nil
+}
+
+// loop keeps the key set loaded until ctx ends: it retries a failed fetch
+// with backoff (1 s doubling to KeyRefreshMin), and otherwise refreshes
+// after the max-age Hanko sent (clamped to [KeyRefreshMin, 24 h], 10 min
+// when absent).
+func (j *jwks) loop(ctx context.Context) {
+	backoff := time.Second
+	for {
+		wait := backoff
+		if err := j.refresh(ctx, false); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(backoff*2, max(j.cfg.KeyRefreshMin, time.Second))
+		} else {
+			backoff = time.Second
+			wait = 10 * time.Minute
+			if ks := j.current.Load(); ks != nil && ks.maxAge > 0 {
+				wait = min(max(ks.maxAge, j.cfg.KeyRefreshMin), 24*time.Hour)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

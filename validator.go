@@ -1,0 +1,304 @@
+package hankoauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Validator checks Hanko session tokens. It is safe for concurrent use;
+// create one per Hanko project and share it. Close stops its background
+// work.
+type Validator struct {
+	cfg         Config
+	validateURL string
+	keys        *jwks  // nil in remote mode
+	cache       *cache // nil when disabled
+
+	group          singleflight.Group // collapses concurrent work on one token
+	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
+
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// New returns a validator for cfg. It does not wait for Hanko: the JWKS
+// is loaded in the background (retried until it succeeds), and Ready
+// reports when it has been.
+func New(cfg Config) (*Validator, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{})}
+	if cfg.CacheSize > 0 {
+		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	v.stop = stop
+	if cfg.Mode == ModeRemote {
+		go v.probe(ctx)
+	} else {
+		v.keys = &jwks{url: cfg.APIURL + "/.well-known/jwks.json", client: cfg.HTTPClient, cfg: &v.cfg}
+		go func() {
+			defer close(v.done)
+			v.keys.loop(ctx)
+		}()
+	}
+	return v, nil
+}
+
+// Close stops the background JWKS refresh. The validator keeps answering
+// from what it has. Close is safe to call more than once.
+func (v *Validator) Close() error {
+	v.closeOnce.Do(func() {
+		v.stop()
+		<-v.done
+		if v.cache != nil {
+			v.cache.close()
+		}
+	})
+	return nil
+}
+
+// Ready returns nil once the validator can judge tokens: a JWKS has been
+// loaded (local and hybrid mode), or Hanko has answered (remote mode).
+// Otherwise it returns an error that matches ErrUnavailable.
+func (v *Validator) Ready() error {
+	if v.keys != nil {
+		if v.keys.current.Load() == nil {
+			return newError(ErrUnavailable, constError("no JWKS loaded yet"))
+		}
+		return nil
+	}
+	if !v.remoteAnswered.Load() {
+		return newError(ErrUnavailable, constError("hanko has not answered yet"))
+	}
+	return nil
+}
+
+// Mode returns the validator's mode.
+func (v *Validator) Mode() Mode { return v.cfg.Mode }
+
+// Stats is a snapshot of the validator's state, for metrics.
+type Stats struct {
+	CacheEntries   int       // estimated entries in the cache
+	Keys           int       // usable keys in the current JWKS
+	KeysFetchedAt  time.Time // when the current JWKS was fetched; zero if never
+	RevokedEntries int       // session ids revoked through RevokeSession and remembered
+}
+
+// Stats returns a snapshot of the validator's state.
+func (v *Validator) Stats() Stats {
+	var s Stats
+	if v.cache != nil {
+		s.CacheEntries = v.cache.len()
+		v.cache.mu.Lock()
+		s.RevokedEntries = len(v.cache.revoked)
+		v.cache.mu.Unlock()
+	}
+	if v.keys != nil {
+		if ks := v.keys.current.Load(); ks != nil {
+			s.Keys, s.KeysFetchedAt = len(ks.keys), ks.fetchedAt
+		}
+	}
+	return s
+}
+
+// RevokeSession makes the validator reject the session sessionID from now
+// on, without asking Hanko: every cached token of it, and any of its tokens
+// validated later, for the next until-duration (use the session's remaining
+// lifetime; Hanko's default is 12 h). It is meant for Hanko's
+// session.delete.* webhooks and costs one map lookup. It reports whether a
+// cached token of the session was found. With the cache disabled it does
+// nothing.
+func (v *Validator) RevokeSession(sessionID string, until time.Duration) bool {
+	if v.cache == nil || sessionID == "" {
+		return false
+	}
+	now := v.cfg.Now()
+	return v.cache.revoke(sessionID, now.Add(until).UnixNano(), now)
+}
+
+// Validate checks token and returns its live session, or an *Error that
+// matches ErrNoToken, ErrInvalidToken (wrapping the precise reason) or
+// ErrUnavailable. The context bounds the caller's wait; work shared with
+// concurrent callers of the same token goes on without it.
+func (v *Validator) Validate(ctx context.Context, token string) (*Session, error) {
+	h := v.cfg.Hooks.Validated
+	if h == nil {
+		s, _, err := v.validate(ctx, token)
+		return s, err
+	}
+	start := time.Now()
+	s, path, err := v.validate(ctx, token)
+	h(path, ReasonOf(err), time.Since(start))
+	return s, err
+}
+
+func (v *Validator) validate(ctx context.Context, token string) (*Session, Path, error) {
+	if token == "" {
+		return nil, PathNone, newError(ErrNoToken, nil)
+	}
+	if len(token) > MaxTokenLength {
+		return nil, PathNone, newError(ErrMalformed, errTooLong)
+	}
+	key := sha256.Sum256([]byte(token))
+	if v.cache != nil {
+		e, ok := v.cache.get(key)
+		if ok {
+			if s, err, ok := e.lookup(v.cfg.Now()); ok {
+				if h := v.cfg.Hooks.CacheLookup; h != nil {
+					h(true)
+				}
+				return s, PathCache, err
+			}
+		}
+		if h := v.cfg.Hooks.CacheLookup; h != nil {
+			h(false)
+		}
+	}
+	work := context.WithoutCancel(ctx)
+	ch := v.group.DoChan(string(key[:]), func() (any, error) {
+		return v.compute(work, token, key)
+	})
+	select {
+	case r := <-ch:
+		res := r.Val.(result)
+		return res.session, res.path, r.Err
+	case <-ctx.Done():
+		return nil, PathRemote, newError(ErrUnavailable, ctx.Err())
+	}
+}
+
+// result is what one computation hands to the callers that shared it.
+type result struct {
+	session *Session
+	path    Path
+}
+
+// compute does the full check of a token that the cache could not answer,
+// and caches the outcome.
+func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (result, error) {
+	now := v.cfg.Now()
+	if v.cfg.Mode == ModeRemote {
+		return v.computeRemote(ctx, token, key, now)
+	}
+	s, err := v.verifyLocal(ctx, token, now)
+	if err != nil {
+		return result{path: PathLocal}, err
+	}
+	until := earliest(now.Add(v.cfg.RevalidateAfter), s.ExpiresAt)
+	if v.cfg.Mode == ModeLocal {
+		v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, now)
+		return result{session: s, path: PathLocal}, nil
+	}
+	rs, err := v.remoteValidate(ctx, token)
+	switch {
+	case errors.Is(err, ErrRevoked):
+		// Hanko has no row for this session: it stays rejected until
+		// the token expires, without asking Hanko again.
+		v.store(key, &entry{err: err, until: s.ExpiresAt.UnixNano()}, "", now)
+		return result{path: PathRemote}, err
+	case err != nil:
+		return result{path: PathRemote}, err
+	case rs.UserID != s.UserID || rs.SessionID != s.SessionID:
+		return result{path: PathRemote}, newError(ErrSessionMismatch, nil)
+	}
+	s.IdleExpiresAt = rs.IdleExpiresAt
+	if !s.IdleExpiresAt.IsZero() {
+		until = earliest(until, s.IdleExpiresAt)
+	}
+	v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, now)
+	return result{session: s, path: PathRemote}, nil
+}
+
+// computeRemote is compute in remote mode: cheap structural checks on the
+// unverified claims (so garbage never reaches Hanko), then Hanko's answer.
+func (v *Validator) computeRemote(ctx context.Context, token string, key [32]byte, now time.Time) (result, error) {
+	tok, err := parseToken(token)
+	if err != nil {
+		return result{path: PathLocal}, err
+	}
+	var c tokenClaims
+	if err := tok.jws.UnsafeClaimsWithoutVerification(&c); err != nil {
+		return result{path: PathLocal}, newError(ErrMalformed, err)
+	}
+	if err := v.checkClaims(&c, now); err != nil {
+		return result{path: PathLocal}, err
+	}
+	s, err := v.remoteValidate(ctx, token)
+	switch {
+	case errors.Is(err, ErrRevoked):
+		err = newError(ErrRejected, nil)
+		v.store(key, &entry{err: err, until: now.Add(v.cfg.RevalidateAfter).UnixNano()}, "", now)
+		return result{path: PathRemote}, err
+	case err != nil:
+		return result{path: PathRemote}, err
+	case s.UserID != c.Subject || s.SessionID != c.SessionID:
+		return result{path: PathRemote}, newError(ErrSessionMismatch, nil)
+	}
+	until := now.Add(v.cfg.RevalidateAfter)
+	if !s.ExpiresAt.IsZero() {
+		until = earliest(until, s.ExpiresAt)
+	}
+	if !s.IdleExpiresAt.IsZero() {
+		until = earliest(until, s.IdleExpiresAt)
+	}
+	v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, now)
+	return result{session: s, path: PathRemote}, nil
+}
+
+func (v *Validator) store(key [32]byte, e *entry, sid string, now time.Time) {
+	if v.cache != nil && e.until > now.UnixNano() {
+		v.cache.put(key, e, sid, now)
+	}
+}
+
+// probe asks Hanko for its JWKS until it answers, to report readiness in
+// remote mode (where nothing else is fetched at start).
+func (v *Validator) probe(ctx context.Context) {
+	defer close(v.done)
+	url := v.cfg.APIURL + "/.well-known/jwks.json"
+	backoff := time.Second
+	for !v.remoteAnswered.Load() {
+		rctx, cancel := context.WithTimeout(ctx, v.cfg.RequestTimeout)
+		req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		if err == nil {
+			resp, err := v.cfg.HTTPClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode < 500 {
+					v.remoteAnswered.Store(true)
+				}
+			}
+		}
+		cancel()
+		if v.remoteAnswered.Load() {
+			return
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// earliest returns the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

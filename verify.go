@@ -1,0 +1,153 @@
+package hankoauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// signatureAlgs are the algorithms a token's header may name: asymmetric
+// ones only, never "none" or HMAC. Each key then accepts only its own.
+var signatureAlgs = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512,
+}
+
+// tokenClaims are the claims of a Hanko session token that the validator
+// reads.
+type tokenClaims struct {
+	jwt.Claims
+	SessionID string      `json:"session_id"`
+	Email     *emailClaim `json:"email"`
+	Username  string      `json:"username"`
+	AMR       []string    `json:"amr"`
+}
+
+type emailClaim struct {
+	Address    string `json:"address"`
+	IsPrimary  bool   `json:"is_primary"`
+	IsVerified bool   `json:"is_verified"`
+}
+
+// parsedToken is a token whose structure has been read, not yet verified.
+type parsedToken struct {
+	jws *jwt.JSONWebToken
+	kid string
+	alg jose.SignatureAlgorithm
+}
+
+// parseToken reads the compact JWS without verifying it. A token that is
+// not a JWS, or names an algorithm outside signatureAlgs, is malformed.
+func parseToken(raw string) (*parsedToken, error) {
+	if len(raw) > MaxTokenLength {
+		return nil, newError(ErrMalformed, errTooLong)
+	}
+	tok, err := jwt.ParseSigned(raw, signatureAlgs)
+	if err != nil {
+		return nil, newError(ErrMalformed, err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, newError(ErrMalformed, errors.New("token must have exactly one signature"))
+	}
+	h := tok.Headers[0]
+	return &parsedToken{jws: tok, kid: h.KeyID, alg: jose.SignatureAlgorithm(h.Algorithm)}, nil
+}
+
+// verifyLocal checks the token's signature against the JWKS and its claims
+// against cfg, and returns the session it names. It touches the network
+// only to fetch the JWKS when the kid is unknown (rate-limited).
+func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) (*Session, error) {
+	tok, err := parseToken(raw)
+	if err != nil {
+		return nil, err
+	}
+	if tok.kid == "" {
+		return nil, newError(ErrUnknownKey, errors.New("token has no kid"))
+	}
+	key, ok := v.keys.lookup(tok.kid)
+	if !ok {
+		if v.keys.current.Load() == nil && v.keys.refresh(ctx, false) != nil {
+			// No key set was ever loaded: we cannot judge any token.
+			return nil, newError(ErrUnavailable, errors.New("no JWKS loaded yet"))
+		}
+		key, ok = v.keys.lookup(tok.kid)
+		if !ok {
+			err := v.keys.refresh(ctx, true)
+			key, ok = v.keys.lookup(tok.kid)
+			if !ok {
+				if ctx.Err() != nil {
+					return nil, newError(ErrUnavailable, ctx.Err())
+				}
+				return nil, newError(ErrUnknownKey, err)
+			}
+		}
+	}
+	if tok.alg != key.alg {
+		return nil, newError(ErrBadSignature, fmt.Errorf("token alg %s does not match key alg %s", tok.alg, key.alg))
+	}
+	var c tokenClaims
+	var payload json.RawMessage
+	if err := tok.jws.Claims(key.key, &payload); err != nil {
+		return nil, newError(ErrBadSignature, err)
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, newError(ErrMalformed, err)
+	}
+	if err := v.checkClaims(&c, now); err != nil {
+		return nil, err
+	}
+	s := c.session()
+	s.claims = payload
+	return s, nil
+}
+
+// checkClaims applies the validator's claim rules, stricter than Hanko's
+// own: exp present, times within Leeway, aud and iss when configured, sub
+// and session_id present.
+func (v *Validator) checkClaims(c *tokenClaims, now time.Time) error {
+	leeway := v.cfg.Leeway
+	switch {
+	case c.Expiry == nil:
+		return newError(ErrMalformed, errors.New("token has no exp"))
+	case now.After(c.Expiry.Time().Add(leeway)):
+		return newError(ErrExpired, nil)
+	case c.NotBefore != nil && now.Add(leeway).Before(c.NotBefore.Time()):
+		return newError(ErrNotYetValid, errors.New("nbf is in the future"))
+	case c.IssuedAt != nil && now.Add(leeway).Before(c.IssuedAt.Time()):
+		return newError(ErrNotYetValid, errors.New("iat is in the future"))
+	case c.SessionID == "":
+		return newError(ErrNotSessionToken, errors.New("token has no session_id"))
+	case c.Subject == "":
+		return newError(ErrNotSessionToken, errors.New("token has no sub"))
+	case v.cfg.Issuer != "" && c.Issuer != v.cfg.Issuer:
+		return newError(ErrWrongIssuer, nil)
+	case len(v.cfg.Audience) > 0 && !slices.ContainsFunc(v.cfg.Audience, c.Audience.Contains):
+		return newError(ErrWrongAudience, nil)
+	}
+	return nil
+}
+
+func (c *tokenClaims) session() *Session {
+	s := &Session{
+		UserID:    c.Subject,
+		SessionID: c.SessionID,
+		Username:  c.Username,
+		Audience:  []string(c.Audience),
+		Issuer:    c.Issuer,
+		AMR:       c.AMR,
+		ExpiresAt: c.Expiry.Time(),
+	}
+	if c.IssuedAt != nil {
+		s.IssuedAt = c.IssuedAt.Time()
+	}
+	if c.Email != nil && c.Email.Address != "" {
+		s.Email = &Email{Address: c.Email.Address, Verified: c.Email.IsVerified, Primary: c.Email.IsPrimary}
+	}
+	return s
+}
