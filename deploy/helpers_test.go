@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -49,15 +51,27 @@ func unmarshalProtoYAML(y []byte, m proto.Message) error {
 	return nil
 }
 
-// unmarshalStrictYAML decodes a single-document YAML manifest into v,
-// rejecting unknown and duplicate fields.
+// unmarshalStrictYAML decodes a single-document YAML manifest into v the
+// way the Kubernetes API server does: unknown and duplicate fields are
+// errors and field names are case-sensitive. (yaml.UnmarshalStrict and
+// encoding/json's DisallowUnknownFields both match field names
+// case-insensitively, so they accept a misspelt "readonlyRootFilesystem"
+// that the API server would reject.)
 func unmarshalStrictYAML(y []byte, v any) error {
 	for i, line := range strings.Split(string(y), "\n") {
 		if strings.TrimSpace(line) == "---" {
 			return fmt.Errorf("line %d: document separator; keep one object per file", i+1)
 		}
 	}
-	return yaml.UnmarshalStrict(y, v)
+	j, err := yaml.YAMLToJSONStrict(y)
+	if err != nil {
+		return fmt.Errorf("yaml: %w", err)
+	}
+	strictErrs, err := kjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strictErrs...)
 }
 
 type allValidator interface{ ValidateAll() error }
