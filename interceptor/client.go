@@ -1,0 +1,107 @@
+package interceptor
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/hankoauth/hankoauth"
+)
+
+// NewPerRPCCredentials returns credentials that send token as
+// "authorization: Bearer <token>" on every call. They require transport
+// security (TLS), like grpc-go's credentials/oauth: a session token must
+// not cross the network in plaintext.
+func NewPerRPCCredentials(token string) credentials.PerRPCCredentials {
+	return bearerCreds{token: token, secure: true}
+}
+
+// NewInsecurePerRPCCredentials is NewPerRPCCredentials for a plaintext
+// connection, such as the hop from a workload to its mesh sidecar that
+// then speaks mTLS. Anyone who can read that connection can use the token.
+func NewInsecurePerRPCCredentials(token string) credentials.PerRPCCredentials {
+	return bearerCreds{token: token, secure: false}
+}
+
+type bearerCreds struct {
+	token  string
+	secure bool
+}
+
+func (c bearerCreds) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	if c.secure {
+		ri, _ := credentials.RequestInfoFromContext(ctx)
+		if err := credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity); err != nil {
+			return nil, fmt.Errorf("interceptor: session token not sent: %w", err)
+		}
+	}
+	return map[string]string{"authorization": "Bearer " + c.token}, nil
+}
+
+func (c bearerCreds) RequireTransportSecurity() bool { return c.secure }
+
+// UnaryClientInterceptor forwards the session token of the server call in
+// progress to outgoing calls made with its context, as
+// "authorization: Bearer <token>", so that the next service sees the same
+// user. The token is the one the server interceptors of this package
+// validated (they keep it in the context); without them, it is extracted
+// from the incoming metadata as they would (the options WithCookieName
+// and WithTokenHeader apply; others are ignored), and skipped when
+// missing or ambiguous.
+//
+// Nothing is added when the outgoing context already has an authorization
+// value or the call has grpc.PerRPCCredentials among its call options.
+// Do not combine it with per-RPC credentials set on the connection
+// (grpc.WithPerRPCCredentials): the call would carry two authorization
+// values, which the next service rejects as ambiguous. The token travels
+// as it came: forward only to services that trust the same Hanko, over
+// TLS or a mesh's mTLS.
+func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
+	f := newForwarder(opts)
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+		return invoker(f.forward(ctx, callOpts), method, req, reply, cc, callOpts...)
+	}
+}
+
+// StreamClientInterceptor is UnaryClientInterceptor for streams.
+func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
+	f := newForwarder(opts)
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(f.forward(ctx, callOpts), desc, cc, method, callOpts...)
+	}
+}
+
+type forwarder struct{ x hankoauth.Extractor }
+
+func newForwarder(opts []Option) *forwarder {
+	return &forwarder{x: newOptions(opts).extractor()}
+}
+
+// forward returns ctx with the session token added to its outgoing
+// metadata, or ctx as it is.
+func (f *forwarder) forward(ctx context.Context, callOpts []grpc.CallOption) context.Context {
+	for _, o := range callOpts {
+		if _, ok := o.(grpc.PerRPCCredsCallOption); ok {
+			return ctx
+		}
+	}
+	if out, ok := metadata.FromOutgoingContext(ctx); ok && len(out.Get("authorization")) > 0 {
+		return ctx
+	}
+	token, ok := tokenFromContext(ctx)
+	if !ok {
+		in, ok := metadata.FromIncomingContext(ctx)
+		if !ok {
+			return ctx
+		}
+		t, err := f.x.Extract(in.Get)
+		if err != nil {
+			return ctx
+		}
+		token = t
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
