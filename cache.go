@@ -73,8 +73,9 @@ func newCache(size int, now func() time.Time, evicted func()) *cache {
 func (c *cache) get(key [32]byte) (*entry, bool) { return c.c.GetIfPresent(key) }
 
 // put stores e for key; sid links a session entry to its session's state.
-// A session revoked by id is stored as a rejection.
-func (c *cache) put(key [32]byte, e *entry, sid string, now time.Time) {
+// A session revoked by id is stored as a rejection, and put returns the
+// entry it stored.
+func (c *cache) put(key [32]byte, e *entry, sid string, now time.Time) *entry {
 	if sid != "" && e.session != nil {
 		c.mu.Lock()
 		if until, ok := c.revoked[sid]; ok && now.UnixNano() < until {
@@ -92,6 +93,7 @@ func (c *cache) put(key [32]byte, e *entry, sid string, now time.Time) {
 		}
 	}
 	c.c.Set(key, e)
+	return e
 }
 
 // release unlinks a deleted entry from its session's state.

@@ -24,7 +24,7 @@ type validateRequest struct {
 // (fixtures 04-*). Hanko answers 200 for invalid tokens too: is_valid is
 // what counts.
 type validateResponse struct {
-	IsValid       bool            `json:"is_valid"`
+	IsValid       *bool           `json:"is_valid"`
 	Claims        json.RawMessage `json:"claims"`
 	IdleExpiresAt *time.Time      `json:"idle_expires_at"`
 }
@@ -111,7 +111,10 @@ func parseValidateResponse(data []byte) (*Session, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, newError(ErrUnavailable, fmt.Errorf("%w: %v", errHankoProtocol, err))
 	}
-	if !r.IsValid {
+	if r.IsValid == nil {
+		return nil, newError(ErrUnavailable, fmt.Errorf("%w: no is_valid", errHankoProtocol))
+	}
+	if !*r.IsValid {
 		return nil, newError(ErrRevoked, errors.New("hanko answered is_valid false"))
 	}
 	var c remoteClaims

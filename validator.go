@@ -197,16 +197,14 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 	}
 	until := earliest(now.Add(v.cfg.RevalidateAfter), s.ExpiresAt)
 	if v.cfg.Mode == ModeLocal {
-		v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, now)
-		return result{session: s, path: PathLocal}, nil
+		return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathLocal, now)
 	}
 	rs, err := v.remoteValidate(ctx, token)
 	switch {
 	case errors.Is(err, ErrRevoked):
 		// Hanko has no row for this session: it stays rejected until
 		// the token expires, without asking Hanko again.
-		v.store(key, &entry{err: err, until: s.ExpiresAt.UnixNano()}, "", now)
-		return result{path: PathRemote}, err
+		return v.store(key, &entry{err: err, until: s.ExpiresAt.UnixNano()}, "", PathRemote, now)
 	case err != nil:
 		return result{path: PathRemote}, err
 	case rs.UserID != s.UserID || rs.SessionID != s.SessionID:
@@ -216,8 +214,7 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 	if !s.IdleExpiresAt.IsZero() {
 		until = earliest(until, s.IdleExpiresAt)
 	}
-	v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, now)
-	return result{session: s, path: PathRemote}, nil
+	return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)
 }
 
 // computeRemote is compute in remote mode: cheap structural checks on the
@@ -238,8 +235,7 @@ func (v *Validator) computeRemote(ctx context.Context, token string, key [32]byt
 	switch {
 	case errors.Is(err, ErrRevoked):
 		err = newError(ErrRejected, nil)
-		v.store(key, &entry{err: err, until: now.Add(v.cfg.RevalidateAfter).UnixNano()}, "", now)
-		return result{path: PathRemote}, err
+		return v.store(key, &entry{err: err, until: now.Add(v.cfg.RevalidateAfter).UnixNano()}, "", PathRemote, now)
 	case err != nil:
 		return result{path: PathRemote}, err
 	case s.UserID != c.Subject || s.SessionID != c.SessionID:
@@ -252,14 +248,17 @@ func (v *Validator) computeRemote(ctx context.Context, token string, key [32]byt
 	if !s.IdleExpiresAt.IsZero() {
 		until = earliest(until, s.IdleExpiresAt)
 	}
-	v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, now)
-	return result{session: s, path: PathRemote}, nil
+	return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)
 }
 
-func (v *Validator) store(key [32]byte, e *entry, sid string, now time.Time) {
+// store caches e and returns the result a caller gets from it: a session
+// revoked through RevokeSession meanwhile is stored and returned as
+// revoked.
+func (v *Validator) store(key [32]byte, e *entry, sid string, path Path, now time.Time) (result, error) {
 	if v.cache != nil && e.until > now.UnixNano() {
-		v.cache.put(key, e, sid, now)
+		e = v.cache.put(key, e, sid, now)
 	}
+	return result{session: e.session, path: path}, e.err
 }
 
 // probe asks Hanko for its JWKS until it answers, to report readiness in
