@@ -1,0 +1,210 @@
+package extauthz
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/hankoauth/hankoauth"
+)
+
+// ErrorInfoDomain is the domain of the google.rpc.ErrorInfo detail in the
+// grpc-status-details-bin header of a denial of a gRPC request, as the
+// interceptor package sends it; its reason is a hankoauth.Reason.
+const ErrorInfoDomain = "hanko"
+
+// answer is a verdict rendered for either edge. For an allowed request,
+// headers and remove apply to the upstream request; for a denied one,
+// headers and body are the response to the client.
+type answer struct {
+	status int        // HTTP status
+	code   codes.Code // the CheckResponse's status code
+	msg    string     // the CheckResponse's status message, and grpc-message
+	header []header
+	remove []string
+	body   string
+}
+
+// answer renders v for the request r.
+func (s *Server) answer(v verdict, r request) answer {
+	switch v.outcome {
+	case public:
+		return answer{status: http.StatusOK, code: codes.OK, remove: slices.Clone(s.identity)}
+	case allowed:
+		a := answer{status: http.StatusOK, code: codes.OK}
+		a.header, a.remove = s.identityHeaders(v.session)
+		if s.strip {
+			set, remove := s.stripToken(r.headers, v.token)
+			a.header = append(a.header, set...)
+			a.remove = append(a.remove, remove...)
+		}
+		return a
+	}
+	return s.denial(v.outcome, v.reason, isGRPC(first(r.headers, "content-type")))
+}
+
+// The fixed messages clients see, as the interceptor package words them.
+// The detail of a denial goes to the log only.
+const (
+	msgMissing     = "missing session token"
+	msgInvalid     = "invalid session"
+	msgExpired     = "session expired"
+	msgForbidden   = "permission denied"
+	msgUnavailable = "authentication temporarily unavailable"
+)
+
+// denial renders a denial: 401, 403 or 503 with a JSON body, or for a gRPC
+// request the same status with grpc-status and grpc-message headers and no
+// body (see the package documentation).
+func (s *Server) denial(o outcome, reason hankoauth.Reason, grpc bool) answer {
+	var a answer
+	var kind string
+	switch o {
+	case forbidden:
+		a = answer{status: http.StatusForbidden, code: codes.PermissionDenied, msg: msgForbidden}
+		kind = "permission_denied"
+		a.header = append(a.header, header{"www-authenticate", `Bearer realm="hanko", error="insufficient_scope"`})
+	case unavailable:
+		a = answer{status: http.StatusServiceUnavailable, code: codes.Unavailable, msg: msgUnavailable}
+		kind = "unavailable"
+		a.header = append(a.header, header{"retry-after", s.retry})
+	default:
+		a = answer{status: http.StatusUnauthorized, code: codes.Unauthenticated, msg: msgInvalid}
+		kind = "unauthenticated"
+		challenge := `Bearer realm="hanko", error="invalid_token"`
+		switch reason {
+		case hankoauth.ReasonTokenMissing:
+			a.msg = msgMissing
+			challenge = `Bearer realm="hanko"`
+		case hankoauth.ReasonExpired:
+			a.msg = msgExpired
+		}
+		a.header = append(a.header, header{"www-authenticate", challenge})
+	}
+	if grpc {
+		a.header = append(a.header,
+			header{"content-type", "application/grpc"},
+			header{"grpc-status", strconv.Itoa(int(a.code))},
+			header{"grpc-message", a.msg},
+			header{"grpc-status-details-bin", statusDetails(a.code, a.msg, reason)},
+		)
+		return a
+	}
+	body, _ := json.Marshal(struct {
+		Error  string           `json:"error"`
+		Reason hankoauth.Reason `json:"reason"`
+	}{kind, reason})
+	a.header = append(a.header, header{"content-type", "application/json"})
+	a.body = string(body)
+	return a
+}
+
+// statusDetails is the grpc-status-details-bin of a denial: a
+// google.rpc.Status with an ErrorInfo detail, base64 without padding as
+// gRPC sends binary headers.
+func statusDetails(c codes.Code, msg string, reason hankoauth.Reason) string {
+	info, err := anypb.New(&errdetails.ErrorInfo{Domain: ErrorInfoDomain, Reason: string(reason)})
+	if err != nil {
+		return ""
+	}
+	b, err := proto.Marshal(&rpcstatus.Status{Code: int32(c), Message: msg, Details: []*anypb.Any{info}})
+	if err != nil {
+		return ""
+	}
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+// checkResponse renders v as a CheckResponse.
+func (s *Server) checkResponse(v verdict, r request) *authv3.CheckResponse {
+	a := s.answer(v, r)
+	resp := &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(a.code), Message: a.msg},
+		DynamicMetadata: metadata(v),
+	}
+	if a.code == codes.OK {
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
+			Headers:         headerOptions(a.header),
+			HeadersToRemove: a.remove,
+		}}
+		return resp
+	}
+	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(a.status)},
+		Headers: headerOptions(a.header),
+		Body:    a.body,
+	}}
+	return resp
+}
+
+// headerOptions turns headers into Envoy header options that replace any
+// header of the same name.
+func headerOptions(hs []header) []*corev3.HeaderValueOption {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]*corev3.HeaderValueOption, len(hs))
+	for i, h := range hs {
+		out[i] = &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: h.name, Value: h.value},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}
+	}
+	return out
+}
+
+// metadata is the dynamic metadata of a CheckResponse: the decision's
+// reason, and the session of an allowed request.
+func metadata(v verdict) *structpb.Struct {
+	f := make(map[string]*structpb.Value, 10)
+	f["reason"] = structpb.NewStringValue(string(v.reason))
+	if v.outcome == public {
+		f["public"] = structpb.NewBoolValue(true)
+	}
+	if sess := v.session; sess != nil {
+		f["user_id"] = structpb.NewStringValue(sess.UserID)
+		f["session_id"] = structpb.NewStringValue(sess.SessionID)
+		if sess.Email != nil {
+			f["email"] = structpb.NewStringValue(sess.Email.Address)
+			f["email_verified"] = structpb.NewBoolValue(sess.Email.Verified)
+		}
+		if sess.Username != "" {
+			f["username"] = structpb.NewStringValue(sess.Username)
+		}
+		amr := make([]*structpb.Value, len(sess.AMR))
+		for i, m := range sess.AMR {
+			amr[i] = structpb.NewStringValue(m)
+		}
+		f["amr"] = structpb.NewListValue(&structpb.ListValue{Values: amr})
+		f["expires_at"] = structpb.NewStringValue(sess.ExpiresAt.UTC().Format(time.RFC3339))
+		if !sess.IdleExpiresAt.IsZero() {
+			f["idle_expires_at"] = structpb.NewStringValue(sess.IdleExpiresAt.UTC().Format(time.RFC3339))
+		}
+	}
+	return &structpb.Struct{Fields: f}
+}
+
+// notHTTPResponse is the answer to a CheckRequest without HTTP attributes.
+func notHTTPResponse() *authv3.CheckResponse {
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{
+			Code:    int32(codes.InvalidArgument),
+			Message: "check request has no HTTP attributes",
+		},
+		DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"reason": structpb.NewStringValue(string(ReasonNoHTTPAttributes)),
+		}},
+	}
+}
