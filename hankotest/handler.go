@@ -164,6 +164,7 @@ func bindSessionToken(w http.ResponseWriter, r *http.Request) (string, *httpErro
 	var req validateSessionRequest
 	ctype := r.Header.Get("Content-Type")
 	var err error
+	msg := "" // Echo's message for err, when it words it itself
 	switch {
 	case strings.HasPrefix(ctype, "application/json"):
 		err = json.NewDecoder(r.Body).Decode(&req)
@@ -175,15 +176,15 @@ func bindSessionToken(w http.ResponseWriter, r *http.Request) (string, *httpErro
 			if ute.Type == reflect.TypeFor[validateSessionRequest]() {
 				expected = "dto.ValidateSessionRequest"
 			}
-			err = fmt.Errorf("Unmarshal type error: expected=%v, got=%v, field=%v, offset=%v", expected, ute.Value, ute.Field, ute.Offset)
+			msg = fmt.Sprintf("Unmarshal type error: expected=%v, got=%v, field=%v, offset=%v", expected, ute.Value, ute.Field, ute.Offset)
 		case errors.As(err, &se):
-			err = fmt.Errorf("Syntax error: offset=%v, error=%v", se.Offset, se.Error())
+			msg = fmt.Sprintf("Syntax error: offset=%v, error=%v", se.Offset, se.Error())
 		}
 	case strings.HasPrefix(ctype, "application/xml"), strings.HasPrefix(ctype, "text/xml"):
 		err = xml.NewDecoder(r.Body).Decode(&req)
 		var se *xml.SyntaxError
 		if errors.As(err, &se) {
-			err = fmt.Errorf("Syntax error: line=%v, error=%v", se.Line, se.Error())
+			msg = fmt.Sprintf("Syntax error: line=%v, error=%v", se.Line, se.Error())
 		}
 	case strings.HasPrefix(ctype, "application/x-www-form-urlencoded"):
 		// Echo binds form values only to fields with a form tag, and
@@ -201,7 +202,10 @@ func bindSessionToken(w http.ResponseWriter, r *http.Request) (string, *httpErro
 		if errors.As(err, &mbe) {
 			return "", &httpError{http.StatusRequestEntityTooLarge, "Request Entity Too Large"}
 		}
-		return "", &httpError{http.StatusBadRequest, err.Error()}
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", &httpError{http.StatusBadRequest, msg}
 	}
 	return req.SessionToken, nil
 }
