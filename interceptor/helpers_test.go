@@ -214,4 +214,3 @@ func (d *decisions) list() []hankoauth.Decision {
 	defer d.mu.Unlock()
 	return append([]hankoauth.Decision(nil), d.all...)
 }
-

@@ -57,7 +57,9 @@ func TestUnary(t *testing.T) {
 		},
 		{
 			name: "same token in bearer and cookie",
-			md:   func(tok, _ string) metadata.MD { return metadata.Pairs("authorization", "Bearer "+tok, "cookie", "hanko="+tok) },
+			md: func(tok, _ string) metadata.MD {
+				return metadata.Pairs("authorization", "Bearer "+tok, "cookie", "hanko="+tok)
+			},
 		},
 		{
 			name:     "no token",
@@ -70,13 +72,17 @@ func TestUnary(t *testing.T) {
 			wantCode: codes.Unauthenticated, wantMsg: "missing session token", wantReason: hankoauth.ReasonTokenMissing,
 		},
 		{
-			name:     "ambiguous: bearer and another cookie",
-			md:       func(tok, other string) metadata.MD { return metadata.Pairs("authorization", "Bearer "+tok, "cookie", "hanko="+other) },
+			name: "ambiguous: bearer and another cookie",
+			md: func(tok, other string) metadata.MD {
+				return metadata.Pairs("authorization", "Bearer "+tok, "cookie", "hanko="+other)
+			},
 			wantCode: codes.Unauthenticated, wantMsg: "invalid session", wantReason: hankoauth.ReasonTokenAmbiguous,
 		},
 		{
-			name:     "ambiguous: two cookie headers",
-			md:       func(tok, other string) metadata.MD { return metadata.Pairs("cookie", "hanko="+tok, "grpcgateway-cookie", "hanko="+other) },
+			name: "ambiguous: two cookie headers",
+			md: func(tok, other string) metadata.MD {
+				return metadata.Pairs("cookie", "hanko="+tok, "grpcgateway-cookie", "hanko="+other)
+			},
 			wantCode: codes.Unauthenticated, wantMsg: "invalid session", wantReason: hankoauth.ReasonTokenAmbiguous,
 		},
 		{
