@@ -117,6 +117,7 @@ func maxAge(h string) time.Duration {
 		if err != nil || n < 0 {
 			return 0
 		}
+		n = min(n, 365*24*3600) // no overflow; the caller clamps further
 		return time.Duration(n) * time.Second
 	}
 	return 0
