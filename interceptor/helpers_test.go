@@ -112,6 +112,12 @@ func (s *testService) StreamingOutputCall(req *testpb.StreamingOutputCallRequest
 // and returns a client connection to it.
 func serve(tb testing.TB, svc *testService, opts ...grpc.ServerOption) *grpc.ClientConn {
 	tb.Helper()
+	return serveDial(tb, svc, opts)
+}
+
+// serveDial is serve with options for the client connection.
+func serveDial(tb testing.TB, svc *testService, opts []grpc.ServerOption, dialOpts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(opts...)
 	if svc == nil {
@@ -120,10 +126,10 @@ func serve(tb testing.TB, svc *testService, opts ...grpc.ServerOption) *grpc.Cli
 	testpb.RegisterTestServiceServer(srv, svc)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go srv.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
+	conn, err := grpc.NewClient("passthrough:///bufnet", append([]grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
+	}, dialOpts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
