@@ -592,3 +592,23 @@ func TestHooks(t *testing.T) {
 		t.Fatalf("paths %v hits %d misses %d hanko %d refreshes %d", paths, hits, misses, hanko, refreshes)
 	}
 }
+
+func TestRequestsFailFastWhileJWKSIsDown(t *testing.T) {
+	ks := newKeyServer(t, nil)
+	ks.set([]byte(`{"code":500,"message":"Internal Server Error"}`), 500)
+	v, err := New(Config{APIURL: ks.URL, Mode: ModeLocal, Now: fixedNow, KeyRefreshMin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	token := fixtureToken(t, "03-token-valid.jwt")
+	for range 50 {
+		if _, err := v.Validate(context.Background(), token); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	// The start-up fetch, perhaps one retry of the loop, and one on demand.
+	if got := ks.fetches.Load(); got > 3 {
+		t.Fatalf("%d JWKS fetches for 50 requests while Hanko is down", got)
+	}
+}

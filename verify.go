@@ -72,8 +72,10 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	key, ok := v.keys.lookup(tok.kid)
 	if !ok {
-		if v.keys.current.Load() == nil && v.keys.refresh(ctx, false) != nil {
-			// No key set was ever loaded: we cannot judge any token.
+		if v.keys.current.Load() == nil && v.keys.refresh(ctx, true) != nil {
+			// No key set was ever loaded: we cannot judge any token. The
+			// fetch this tried is rate-limited like any on demand, so
+			// requests fail fast while Hanko is down.
 			return nil, newError(ErrUnavailable, errors.New("no JWKS loaded yet"))
 		}
 		key, ok = v.keys.lookup(tok.kid)

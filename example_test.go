@@ -1,0 +1,87 @@
+package hankoauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hankoauth/hankoauth"
+	"github.com/hankoauth/hankoauth/hankotest"
+)
+
+func Example() {
+	hanko := hankotest.NewServer() // in production: your Hanko's public API URL
+	defer hanko.Close()
+	minted, _ := hanko.Mint(hankotest.Session{Email: "alice@example.com", AMR: []string{"passkey"}})
+
+	v, err := hankoauth.New(hankoauth.Config{
+		APIURL:          hanko.URL,
+		RevalidateAfter: 15 * time.Second, // the longest a revoked session still gets in
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer v.Close()
+
+	s, err := v.Validate(context.Background(), minted.Token)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Email.Address, s.HasAMR("passkey"))
+	// Output: alice@example.com true
+}
+
+// A rejected token's error tells the class (for the status code) and the
+// precise reason (for logs and metrics) apart.
+func ExampleValidator_Validate_errors() {
+	hanko := hankotest.NewServer()
+	defer hanko.Close()
+	minted, _ := hanko.Mint(hankotest.Session{})
+	hanko.Revoke(minted.SessionID) // logout
+
+	v, _ := hankoauth.New(hankoauth.Config{APIURL: hanko.URL})
+	defer v.Close()
+
+	_, err := v.Validate(context.Background(), minted.Token)
+	switch {
+	case errors.Is(err, hankoauth.ErrUnavailable):
+		fmt.Println("retry later")
+	case errors.Is(err, hankoauth.ErrInvalidToken), errors.Is(err, hankoauth.ErrNoToken):
+		fmt.Println("log in again:", hankoauth.ReasonOf(err))
+	}
+	// Output: log in again: SESSION_REVOKED
+}
+
+// Extractor reads the token from any request headers; here net/http.
+func ExampleExtractor() {
+	r, _ := http.NewRequest(http.MethodGet, "https://app.example.com/", nil)
+	r.Header.Add("Cookie", "theme=dark; hanko=eyJhbGciOi...")
+
+	token, err := hankoauth.Extractor{}.Extract(hankoauth.HTTPHeaderLookup(r.Header))
+	fmt.Println(token, err)
+
+	r.Header.Set("Authorization", "Bearer another-token")
+	_, err = hankoauth.Extractor{}.Extract(hankoauth.HTTPHeaderLookup(r.Header))
+	fmt.Println(hankoauth.ReasonOf(err))
+	// Output:
+	// eyJhbGciOi... <nil>
+	// TOKEN_AMBIGUOUS
+}
+
+// RevokeSession applies a revocation pushed from outside (Hanko's
+// session.delete.* webhooks) to every cached token of the session at once.
+func ExampleValidator_RevokeSession() {
+	hanko := hankotest.NewServer()
+	defer hanko.Close()
+	minted, _ := hanko.Mint(hankotest.Session{})
+	v, _ := hankoauth.New(hankoauth.Config{APIURL: hanko.URL})
+	defer v.Close()
+	_, _ = v.Validate(context.Background(), minted.Token)
+
+	v.RevokeSession(minted.SessionID, 12*time.Hour)
+	_, err := v.Validate(context.Background(), minted.Token)
+	fmt.Println(hankoauth.ReasonOf(err))
+	// Output: SESSION_REVOKED
+}
