@@ -50,7 +50,7 @@ func (c bearerCreds) RequireTransportSecurity() bool { return c.secure }
 // validated (they keep it in the context); without them, it is extracted
 // from the incoming metadata as they would (the options WithCookieName
 // and WithTokenHeader apply; others are ignored), and skipped when
-// missing or ambiguous.
+// missing, ambiguous or not made of visible ASCII characters.
 //
 // Nothing is added when the outgoing context already has an authorization
 // value or the call has grpc.PerRPCCredentials among its call options.
@@ -98,10 +98,22 @@ func (f *forwarder) forward(ctx context.Context, callOpts []grpc.CallOption) con
 			return ctx
 		}
 		t, err := f.x.Extract(in.Get)
-		if err != nil {
+		if err != nil || !forwardable(t) {
 			return ctx
 		}
 		token = t
 	}
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// forwardable reports whether an unvalidated token can be sent as a
+// bearer token: visible ASCII without spaces, as every JWT is. Anything
+// else would only fail the outgoing call.
+func forwardable(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return t != ""
 }
