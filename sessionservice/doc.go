@@ -1,0 +1,50 @@
+// Package sessionservice implements hankoauth.v1.SessionService, the gRPC
+// API that tells callers about Hanko sessions: WhoAmI, ValidateSession and
+// WatchSession (see proto/hankoauth/v1/session.proto for the contract).
+//
+// # Usage
+//
+// The service reads the caller's session from the context, where the
+// interceptors of package interceptor put it. Install them with the same
+// validator and register the service:
+//
+//	v, err := hankoauth.New(hankoauth.Config{APIURL: hankoURL})
+//	...
+//	srv := grpc.NewServer(
+//		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v)),
+//		grpc.StreamInterceptor(sessionservice.StreamServerInterceptor(v)),
+//	)
+//	sessionservice.New(v).Register(srv)
+//
+// Give the service the interceptors' cookie name and token header
+// (WithCookieName, WithTokenHeader) when they are not the defaults:
+// WatchSession reads the caller's token again from the metadata.
+//
+// # Authorisation
+//
+// None of the three RPCs is public. WhoAmI and WatchSession are about the
+// caller's own session and answer Unauthenticated without one.
+// ValidateSession answers "is this token valid, and whose is it" for any
+// token, so by default the caller needs a live session of its own as well.
+// To let backend services without a Hanko session call it, make
+// "/hankoauth.v1.SessionService/ValidateSession" public in the
+// interceptors (interceptor.WithPublicMethods) and restrict it by other
+// means: network policy, or mTLS with an allow-list of client identities.
+//
+// # Watching
+//
+// WatchSession sends an update at once and then one per interval (10 s by
+// default, clamped to [1 s, 5 min]; see WithWatchInterval), each after
+// validating the caller's token again; the validator's cache decides when
+// Hanko is asked, so a revocation shows within its RevalidateAfter. At the
+// session's expiry (or its idle expiry, when Hanko reported one), or when
+// the token stops validating, it sends a final update with the state
+// EXPIRED, REVOKED or REJECTED and ends the stream with Unauthenticated.
+// When Hanko cannot be reached it ends the stream with Unavailable.
+//
+// The interceptor's own stream watcher (interceptor.WithStreamExpiry) also
+// cancels the stream at the session's expiry, and may do so first: the
+// stream then still ends with Unauthenticated, but without the final
+// update. StreamServerInterceptor installs the interceptor without its
+// watcher for WatchSession alone, so the final update always arrives.
+package sessionservice

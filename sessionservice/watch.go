@@ -1,0 +1,197 @@
+package sessionservice
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hankoauth/hankoauth"
+	hankoauthv1 "github.com/hankoauth/hankoauth/gen/hankoauth/v1"
+	"github.com/hankoauth/hankoauth/interceptor"
+)
+
+// WatchSession streams the caller's session state: one ACTIVE update at
+// once, then one per interval after validating the caller's token again,
+// and a final update with a terminal state when the session expires or
+// stops validating, after which the stream ends with Unauthenticated. An
+// unreachable Hanko ends it with Unavailable, without a final update.
+func (s *Service) WatchSession(req *hankoauthv1.WatchSessionRequest, stream hankoauthv1.SessionService_WatchSessionServer) error {
+	ctx := stream.Context()
+	sess, ok := hankoauth.FromContext(ctx)
+	if !ok {
+		return interceptor.StatusFromError(hankoauth.ErrNoToken).Err()
+	}
+	interval, err := s.watchInterval(req.GetInterval())
+	if err != nil {
+		return err
+	}
+	// The interceptors keep the token they validated to themselves: read
+	// it again from the metadata, the way they did.
+	md, _ := metadata.FromIncomingContext(ctx)
+	token, err := s.extractor.Extract(md.Get)
+	switch {
+	case errors.Is(err, hankoauth.ErrNoToken):
+		// The session was not put there from this call's token (a custom
+		// authenticator): only its expiry can be watched.
+		token = ""
+	case err != nil:
+		return interceptor.StatusFromError(err).Err()
+	}
+
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	expiry := time.NewTimer(sessionEnd(sess).Sub(s.now()))
+	defer expiry.Stop()
+	validate := false // the first update reports what the interceptor just validated
+	for {
+		now := s.now()
+		var ended error
+		if !now.Before(sessionEnd(sess)) {
+			ended = hankoauth.ErrExpired
+		} else if validate && token != "" {
+			fresh, err := s.v.Validate(ctx, token)
+			switch {
+			case ctx.Err() != nil:
+				return contextStatus(ctx)
+			case err == nil:
+				sess = fresh
+			case errors.Is(err, hankoauth.ErrNoToken), errors.Is(err, hankoauth.ErrInvalidToken):
+				ended = err
+			default:
+				s.log.LogAttrs(ctx, slog.LevelWarn, "hankoauth: WatchSession could not re-check the session",
+					slog.String("session_id", sess.SessionID),
+					slog.String("reason", string(hankoauth.ReasonOf(err))),
+					slog.String("error", err.Error()))
+				return interceptor.StatusFromError(err).Err()
+			}
+		}
+		if ended != nil {
+			return s.end(stream, sess, ended, now)
+		}
+		if err := stream.Send(update(sess, hankoauthv1.SessionState_SESSION_STATE_ACTIVE, now)); err != nil {
+			if ctx.Err() != nil {
+				return contextStatus(ctx)
+			}
+			return err
+		}
+		// Wait for the next tick, or for the session's end.
+		end := sessionEnd(sess)
+		expiry.Reset(end.Sub(now))
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return contextStatus(ctx)
+			case <-ticker.C:
+				validate = true
+				break wait
+			case <-expiry.C:
+				if d := end.Sub(s.now()); d > 0 {
+					expiry.Reset(d)
+					continue
+				}
+				validate = false
+				break wait
+			}
+		}
+	}
+}
+
+// end sends the final update for a session that ended with err and
+// returns the stream's status.
+func (s *Service) end(stream hankoauthv1.SessionService_WatchSessionServer, sess *hankoauth.Session, err error, now time.Time) error {
+	ctx := stream.Context()
+	st := terminalState(err)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "hankoauth: watched session ended",
+		slog.String("session_id", sess.SessionID),
+		slog.String("state", st.String()),
+		slog.String("reason", string(hankoauth.ReasonOf(err))))
+	// A failed send (the client went away) changes nothing: the stream
+	// ends with the session's status either way.
+	_ = stream.Send(update(sess, st, now))
+	return interceptor.StatusFromError(err).Err()
+}
+
+// terminalState is the final state of a session that stopped validating
+// with err, an ErrNoToken or ErrInvalidToken.
+func terminalState(err error) hankoauthv1.SessionState {
+	switch {
+	case errors.Is(err, hankoauth.ErrExpired):
+		return hankoauthv1.SessionState_SESSION_STATE_EXPIRED
+	case errors.Is(err, hankoauth.ErrRevoked):
+		return hankoauthv1.SessionState_SESSION_STATE_REVOKED
+	}
+	return hankoauthv1.SessionState_SESSION_STATE_REJECTED
+}
+
+func update(sess *hankoauth.Session, st hankoauthv1.SessionState, now time.Time) *hankoauthv1.WatchSessionResponse {
+	return &hankoauthv1.WatchSessionResponse{Session: ToProto(sess), State: st, ServerTime: timestamppb.New(now)}
+}
+
+// contextStatus is the status of a stream whose context ended: the
+// session's, when the interceptor's watcher ended it (its cause is the
+// validation error), else Canceled or DeadlineExceeded.
+func contextStatus(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, hankoauth.ErrInvalidToken) {
+		return interceptor.StatusFromError(cause).Err()
+	}
+	return status.FromContextError(ctx.Err()).Err()
+}
+
+// watchInterval is the interval a request asks for, defaulted and clamped.
+func (s *Service) watchInterval(d *durationpb.Duration) (time.Duration, error) {
+	if d == nil {
+		return s.interval, nil
+	}
+	if err := d.CheckValid(); err != nil {
+		return 0, status.Error(codes.InvalidArgument, "interval is not a valid duration")
+	}
+	switch iv := d.AsDuration(); {
+	case iv < 0:
+		return 0, status.Error(codes.InvalidArgument, "interval must not be negative")
+	case iv == 0:
+		return s.interval, nil
+	default:
+		return min(max(iv, s.minIvl), s.maxIvl), nil
+	}
+}
+
+// sessionEnd is when sess ends: its expiry, or its idle expiry if Hanko
+// reported an earlier one. A session without either never ends by time.
+func sessionEnd(sess *hankoauth.Session) time.Time {
+	end := sess.ExpiresAt
+	if !sess.IdleExpiresAt.IsZero() && (end.IsZero() || sess.IdleExpiresAt.Before(end)) {
+		end = sess.IdleExpiresAt
+	}
+	if end.IsZero() {
+		return time.Unix(1<<62, 0)
+	}
+	return end
+}
+
+// StreamServerInterceptor is interceptor.StreamServerInterceptor(v,
+// opts...) for every stream but WatchSession's, which it authenticates in
+// the same way without the interceptor's session watcher
+// (interceptor.WithStreamExpiry(false)). WatchSession watches its session
+// itself; the interceptor's watcher would cancel the stream at the
+// session's expiry, possibly before WatchSession has sent its final
+// update.
+func StreamServerInterceptor(v *hankoauth.Validator, opts ...interceptor.Option) grpc.StreamServerInterceptor {
+	watched := interceptor.StreamServerInterceptor(v, opts...)
+	unwatched := interceptor.StreamServerInterceptor(v, append(slices.Clip(opts), interceptor.WithStreamExpiry(false))...)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if info.FullMethod == hankoauthv1.SessionService_WatchSession_FullMethodName {
+			return unwatched(srv, ss, info, handler)
+		}
+		return watched(srv, ss, info, handler)
+	}
+}
