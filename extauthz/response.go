@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -130,70 +129,51 @@ func statusDetails(c codes.Code, msg string, reason hankoauth.Reason) string {
 // checkResponse renders v as a CheckResponse.
 func (s *Server) checkResponse(v verdict, r request) *authv3.CheckResponse {
 	a := s.answer(v, r)
-	resp := &authv3.CheckResponse{
-		Status:          &rpcstatus.Status{Code: int32(a.code), Message: a.msg},
+	if a.code == codes.OK {
+		// An allowed request is the hot path: its messages are allocated
+		// together.
+		m := new(struct {
+			resp   authv3.CheckResponse
+			status rpcstatus.Status
+			http   authv3.CheckResponse_OkResponse
+			ok     authv3.OkHttpResponse
+		})
+		m.ok.Headers, m.ok.HeadersToRemove = headerOptions(a.header), a.remove
+		m.http.OkResponse = &m.ok
+		m.resp.Status, m.resp.HttpResponse, m.resp.DynamicMetadata = &m.status, &m.http, metadata(v)
+		return &m.resp
+	}
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(a.code), Message: a.msg},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(a.status)},
+			Headers: headerOptions(a.header),
+			Body:    a.body,
+		}},
 		DynamicMetadata: metadata(v),
 	}
-	if a.code == codes.OK {
-		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
-			Headers:         headerOptions(a.header),
-			HeadersToRemove: a.remove,
-		}}
-		return resp
-	}
-	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(a.status)},
-		Headers: headerOptions(a.header),
-		Body:    a.body,
-	}}
-	return resp
 }
 
 // headerOptions turns headers into Envoy header options that replace any
-// header of the same name.
+// header of the same name. The messages are allocated together.
 func headerOptions(hs []header) []*corev3.HeaderValueOption {
 	if len(hs) == 0 {
 		return nil
 	}
+	type option struct {
+		opt corev3.HeaderValueOption
+		val corev3.HeaderValue
+	}
+	opts := make([]option, len(hs))
 	out := make([]*corev3.HeaderValueOption, len(hs))
 	for i, h := range hs {
-		out[i] = &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: h.name, Value: h.value},
-			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-		}
+		o := &opts[i]
+		o.val.Key, o.val.Value = h.name, h.value
+		o.opt.Header = &o.val
+		o.opt.AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		out[i] = &o.opt
 	}
 	return out
-}
-
-// metadata is the dynamic metadata of a CheckResponse: the decision's
-// reason, and the session of an allowed request.
-func metadata(v verdict) *structpb.Struct {
-	f := make(map[string]*structpb.Value, 10)
-	f["reason"] = structpb.NewStringValue(string(v.reason))
-	if v.outcome == public {
-		f["public"] = structpb.NewBoolValue(true)
-	}
-	if sess := v.session; sess != nil {
-		f["user_id"] = structpb.NewStringValue(sess.UserID)
-		f["session_id"] = structpb.NewStringValue(sess.SessionID)
-		if sess.Email != nil {
-			f["email"] = structpb.NewStringValue(sess.Email.Address)
-			f["email_verified"] = structpb.NewBoolValue(sess.Email.Verified)
-		}
-		if sess.Username != "" {
-			f["username"] = structpb.NewStringValue(sess.Username)
-		}
-		amr := make([]*structpb.Value, len(sess.AMR))
-		for i, m := range sess.AMR {
-			amr[i] = structpb.NewStringValue(m)
-		}
-		f["amr"] = structpb.NewListValue(&structpb.ListValue{Values: amr})
-		f["expires_at"] = structpb.NewStringValue(sess.ExpiresAt.UTC().Format(time.RFC3339))
-		if !sess.IdleExpiresAt.IsZero() {
-			f["idle_expires_at"] = structpb.NewStringValue(sess.IdleExpiresAt.UTC().Format(time.RFC3339))
-		}
-	}
-	return &structpb.Struct{Fields: f}
 }
 
 // notHTTPResponse is the answer to a CheckRequest without HTTP attributes.
