@@ -114,7 +114,7 @@ func TestForwardingChain(t *testing.T) {
 
 // TestForward checks what the client interceptors add to outgoing calls.
 func TestForward(t *testing.T) {
-	validated := context.WithValue(context.Background(), tokenKey{}, "validated")
+	validated := context.Context(&tokenContext{Context: context.Background(), token: "validated"})
 	incoming := func(kv ...string) context.Context {
 		return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
 	}

@@ -95,8 +95,9 @@ func (a *authenticator) authenticate(ctx context.Context, method string) (contex
 		a.decide(ctx, method, nil, true)
 		return ctx, nil, "", nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := a.x.Extract(md.Get)
+	// ValueFromIncomingContext copies only the values asked for, where
+	// FromIncomingContext would copy the whole metadata on every call.
+	token, err := a.x.Extract(func(name string) []string { return metadata.ValueFromIncomingContext(ctx, name) })
 	var s *hankoauth.Session
 	if err == nil {
 		s, err = a.v.Validate(ctx, token)
@@ -111,8 +112,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string) (contex
 	}
 	a.decide(ctx, method, nil, false)
 	ctx = hankoauth.NewContext(ctx, s)
-	ctx = context.WithValue(ctx, tokenKey{}, token)
-	return ctx, s, token, nil
+	return &tokenContext{Context: ctx, token: token}, s, token, nil
 }
 
 // reject logs err, reports the decision and returns the status error for
@@ -195,8 +195,24 @@ func (e *forbiddenError) Unwrap() []error { return []error{hankoauth.ErrForbidde
 // unexported: the token stays inside this package.
 type tokenKey struct{}
 
+// tokenContext carries the validated token under tokenKey. It is
+// context.WithValue without boxing the string: one allocation, not two.
+type tokenContext struct {
+	context.Context
+	token string
+}
+
+func (c *tokenContext) Value(key any) any {
+	if _, ok := key.(tokenKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // tokenFromContext returns the token the server interceptors stored.
 func tokenFromContext(ctx context.Context) (string, bool) {
-	t, ok := ctx.Value(tokenKey{}).(string)
-	return t, ok && t != ""
+	if c, ok := ctx.Value(tokenKey{}).(*tokenContext); ok && c.token != "" {
+		return c.token, true
+	}
+	return "", false
 }
