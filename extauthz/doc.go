@@ -1,0 +1,240 @@
+// Package extauthz is an Envoy external authorization server
+// (envoy.service.auth.v3.Authorization) that admits requests carrying a
+// live Hanko session, for Envoy and Istio meshes; HTTPHandler serves the
+// same decisions to Envoy's http_service and to auth_request-style proxies.
+//
+// A denial is a normal CheckResponse with the HTTP answer the client gets.
+// Check returns a gRPC error only in the ReturnError failure mode, so that
+// otherwise Envoy's failure_mode_allow never turns a denial into an
+// admission.
+//
+// # Envoy
+//
+// Point the HTTP ext_authz filter at the gRPC server (Register, or
+// authv3.RegisterAuthorizationServer). Let Envoy normalise paths before
+// ext_authz sees them, and remove client-sent identity headers on routes
+// where ext_authz is disabled (deploy/envoy/envoy.yaml has the full
+// bootstrap):
+//
+//	http_connection_manager:
+//	  normalize_path: true
+//	  merge_slashes: true
+//	  path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT
+//	  http_filters:
+//	  - name: envoy.filters.http.ext_authz
+//	    typed_config:
+//	      "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+//	      transport_api_version: V3
+//	      grpc_service:
+//	        envoy_grpc: { cluster_name: hanko_authz }
+//	        timeout: 0.5s
+//	      failure_mode_allow: false
+//	      status_on_error: { code: ServiceUnavailable }
+//	      encode_raw_headers: true   # optional: Check reads header_map too
+//	  - name: envoy.filters.http.router
+//
+// Check reads the request headers from attributes.request.http.headers and
+// from header_map (which Envoy fills instead, with raw_value bytes and
+// repeated headers kept, under encode_raw_headers), the path from
+// http.path (else ":path") and the method from http.method (else
+// ":method"). The token is found by hankoauth.Extractor: "authorization:
+// Bearer", then the session cookie (WithCookieName, default "hanko");
+// different tokens in one request are rejected as ambiguous.
+//
+// # Istio
+//
+// Register the server as a CUSTOM extension provider in the mesh config and
+// select the workloads with an AuthorizationPolicy (deploy/istio has both):
+//
+//	extensionProviders:
+//	- name: hanko-authz
+//	  envoyExtAuthzGrpc:
+//	    service: hanko-authz.hanko-authz.svc.cluster.local
+//	    port: 9001
+//	    timeout: 0.5s
+//	    failOpen: false
+//	    statusOnError: "503"
+//
+//	apiVersion: security.istio.io/v1
+//	kind: AuthorizationPolicy
+//	spec:
+//	  selector: { matchLabels: { app: demo } }
+//	  action: CUSTOM
+//	  provider: { name: hanko-authz }
+//	  rules: [{ to: [{ operation: { notPaths: ["/public/*"] } }] }]
+//
+// Istio may also send Checks from its network (TCP) ext_authz filter. Such
+// a CheckRequest has no HTTP attributes and is denied with
+// INVALID_ARGUMENT (reason HTTP_ATTRIBUTES_MISSING, logged as a warning):
+// a session cannot be checked without headers, and an error instead of a
+// denial would let failOpen decide.
+//
+// # Status table
+//
+//	case                          CheckResponse status        HTTP  WWW-Authenticate                                  reason (body, metadata)
+//	public path or method         OK                          -     -                                                 OK
+//	live session                  OK                          -     -                                                 OK
+//	no token                      UNAUTHENTICATED             401   Bearer realm="hanko"                              TOKEN_MISSING
+//	invalid token                 UNAUTHENTICATED             401   Bearer realm="hanko", error="invalid_token"       SESSION_EXPIRED, SESSION_REVOKED, TOKEN_AMBIGUOUS, TOKEN_MALFORMED, ...
+//	requirement not met           PERMISSION_DENIED           403   Bearer realm="hanko", error="insufficient_scope"  PERMISSION_DENIED
+//	Hanko unavailable             UNAVAILABLE                 503   - (Retry-After: 1, WithRetryAfter)                HANKO_UNAVAILABLE
+//	Hanko unavailable, ReturnError  gRPC error Unavailable: Envoy's failure_mode_allow / status_on_error decide
+//	no HTTP attributes            INVALID_ARGUMENT            -     -                                                 HTTP_ATTRIBUTES_MISSING
+//
+// A denial's body is JSON, "content-type: application/json":
+//
+//	{"error":"unauthenticated","reason":"SESSION_EXPIRED"}
+//
+// with error "unauthenticated", "permission_denied" or "unavailable". The
+// status message and every text a client sees is fixed ("missing session
+// token", "session expired", "invalid session", "permission denied",
+// "authentication temporarily unavailable"); the error behind a denial
+// goes to the log (WithLogger) with the method, the path without its query
+// and the reason, never the token.
+//
+// # gRPC requests
+//
+// When the request's content type is application/grpc (or
+// application/grpc+proto, ...; not gRPC-Web), a denial keeps its HTTP
+// status but has no body and sets "content-type: application/grpc",
+// "grpc-status" (16 Unauthenticated, 7 PermissionDenied, 14 Unavailable),
+// "grpc-message" and "grpc-status-details-bin" (a google.rpc.Status with a
+// google.rpc.ErrorInfo of domain "hanko" and the reason, as the
+// interceptor package sends). Envoy answers a denied gRPC request with a
+// trailers-only HTTP 200 response and derives grpc-status from the HTTP
+// status (401 → 16, 403 → 7, 503 → 14), then applies these headers over
+// its own; a proxy that forwards the 401/403/503 as it is still gives gRPC
+// clients the right code, since they map those HTTP statuses the same way.
+// Either way clients see Unauthenticated, not Unknown, and no JSON where
+// they expect gRPC.
+//
+// # Headers
+//
+// An allowed request goes upstream with, each replacing any value the
+// client sent (OVERWRITE_IF_EXISTS_OR_ADD):
+//
+//	x-hanko-user-id      the user id (sub)
+//	x-hanko-session-id   the session id
+//	x-hanko-email        the primary email address, when the token has one
+//	<WithClaimHeader>    custom claims: strings as they are, numbers and booleans as JSON
+//
+// WithIdentityHeaders renames the first three. Every configured identity
+// header that the session does not provide (no email, a claim that is
+// absent, null, an object or array, or a string with control characters)
+// is listed in headers_to_remove, so a client cannot smuggle one in; a
+// public request has all of them removed. WithStripToken(true) also
+// removes the token: "authorization" when it carried the token, and the
+// session cookie, by rewriting "cookie" without it (or removing "cookie"
+// when it was the only cookie).
+//
+// # Dynamic metadata
+//
+// Every CheckResponse carries dynamic_metadata, which Envoy's HTTP filter
+// stores under the namespace "envoy.filters.http.ext_authz"
+// (MetadataNamespace; "envoy.filters.network.ext_authz" for the network
+// filter):
+//
+//	reason           "OK" or the denial's reason, always
+//	public           true for a public path or method
+//	user_id          string  \
+//	session_id       string   |
+//	email            string   |  allowed requests with a session
+//	email_verified   bool     |  (email, email_verified, username and
+//	username         string   |  idle_expires_at only when known)
+//	amr              list of strings
+//	expires_at       RFC 3339, UTC
+//	idle_expires_at  RFC 3339, UTC  /
+//
+// Use it in access logs, "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:user_id)%",
+// or in an RBAC filter placed after ext_authz:
+//
+//	http_filters:
+//	  - name: envoy.filters.http.rbac
+//	    typed_config:
+//	      "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+//	      rules:
+//	        action: DENY # /admin/ without a passkey login
+//	        policies:
+//	          admin-without-passkey:
+//	            permissions: [{ url_path: { path: { prefix: /admin/ } } }]
+//	            principals:
+//	            - not_id:
+//	                metadata:
+//	                  filter: envoy.filters.http.ext_authz
+//	                  path: [{ key: amr }]
+//	                  value: { list_match: { one_of: { string_match: { exact: passkey } } } }
+//
+// # Failure modes
+//
+// When Hanko or its JWKS cannot be reached, the session cannot be checked.
+// FailClosed (the default) denies with UNAVAILABLE / 503 and Retry-After,
+// whatever Envoy's failure_mode_allow says. WithFailureMode(ReturnError)
+// returns a gRPC Unavailable error instead, so that Envoy's
+// failure_mode_allow and status_on_error (Istio: failOpen, statusOnError)
+// decide; with failure_mode_allow: true requests then pass without a
+// session while Hanko is down. A Check whose own context ends is also
+// answered as unavailable.
+//
+// # Public routes
+//
+// WithPublicPaths lets paths through without a session: "/healthz" is
+// exact, "/public/" matches itself and everything below it, "/static*"
+// everything that starts with "/static". WithPublicMethods("OPTIONS") lets
+// CORS preflights through on every path. A public request still has every
+// identity header removed and carries no session, even when it has a token.
+//
+// Paths are matched case-sensitively, without query and fragment, after
+// percent-decoding and collapsing "//". A path is never public when it is
+// not absolute, has an invalid escape, an encoded slash ("%2F"), a
+// backslash, a NUL, a "%" left after decoding (double encoding), or a "."
+// or ".." segment (also as "..;x"), however encoded: "/public/../admin",
+// "/public/%2e%2e/admin" and "/PUBLIC/x" all need a session. Envoy's
+// normalize_path already resolves dot segments; these rules are for
+// requests that try to escape a public prefix anyway, and for proxies that
+// do not normalise.
+//
+// # HTTP mode
+//
+// HTTPHandler(prefix) answers plain HTTP authorization requests with the
+// same decide function as Check, so both edges agree: 200 with the identity
+// headers, or the 401/403/503 of the table with the same headers and body.
+// On 200, "x-envoy-auth-headers-to-remove" lists the headers to remove
+// (Envoy's http_service form of headers_to_remove).
+//
+// Envoy's http_service appends the original path to path_prefix: mount
+// the handler at prefix and set path_prefix to it. List the headers Envoy
+// must send (authorization_request.allowed_headers: authorization, cookie,
+// content-type) and pass back (authorization_response.allowed_upstream_headers:
+// the identity headers, and cookie with WithStripToken). Do not let Envoy
+// forward X-Forwarded-Uri, X-Original-URI or the method headers: the
+// handler ignores them when a path follows prefix, but for the root path
+// "/" it reads them. Envoy treats a 5xx from an http_service as an error or
+// as a denial depending on its version and the runtime flag
+// envoy.reloadable_features.ext_authz_http_service_5xx_is_denied, so the
+// 503 reaches the client or status_on_error; FailureMode does not apply.
+//
+// nginx auth_request and Traefik forwardAuth call prefix itself and name
+// the original request in headers: X-Forwarded-Uri (else X-Original-URI)
+// and X-Forwarded-Method (else X-Original-Method). The proxy must set them,
+// replacing the client's values:
+//
+//	location = /_hanko {
+//	    internal;
+//	    proxy_pass http://hanko-authz:9002/authz;
+//	    proxy_pass_request_body off;
+//	    proxy_set_header Content-Length "";
+//	    proxy_set_header X-Original-URI $request_uri;
+//	    proxy_set_header X-Original-Method $request_method;
+//	}
+//	location / {
+//	    auth_request /_hanko;
+//	    auth_request_set $hanko_user $upstream_http_x_hanko_user_id;
+//	    proxy_set_header X-Hanko-User-Id $hanko_user;
+//	    proxy_pass http://app;
+//	}
+//
+// nginx turns any answer but 2xx, 401 and 403 into a 500, and sends its own
+// error page; Traefik forwards the answer (authResponseHeaders:
+// X-Hanko-User-Id, X-Hanko-Session-Id, X-Hanko-Email; it removes those from
+// the request when the answer lacks them).
+package extauthz
