@@ -27,7 +27,9 @@ import (
 )
 
 // greeter is a service whose handlers read the session.
-type greeter struct{ testpb.UnimplementedTestServiceServer }
+type greeter struct {
+	testpb.UnimplementedTestServiceServer
+}
 
 func (greeter) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 	s, _ := hankoauth.FromContext(ctx)

@@ -65,7 +65,7 @@ func newValidator(tb testing.TB, h *hankotest.Server, mode hankoauth.Mode) (*han
 // testService implements grpc.testing.TestService: UnaryCall answers with
 // the session's user id as Username (or the next hop's answer), and
 // StreamingOutputCall sends the user id every 20 ms until its context
-// ends.
+// ends, or once per ResponseParameters entry.
 type testService struct {
 	testpb.UnimplementedTestServiceServer
 	next testpb.TestServiceClient // when set, UnaryCall asks it
@@ -91,6 +91,17 @@ func (s *testService) StreamingOutputCall(req *testpb.StreamingOutputCallRequest
 	user := "anonymous"
 	if sess, ok := hankoauth.FromContext(ctx); ok {
 		user = sess.UserID
+	}
+	if len(req.ResponseParameters) > 0 {
+		// A finite stream: one message per parameter, after its
+		// interval.
+		for _, p := range req.ResponseParameters {
+			time.Sleep(time.Duration(p.IntervalUs) * time.Microsecond)
+			if err := stream.Send(&testpb.StreamingOutputCallResponse{Payload: &testpb.Payload{Body: []byte(user)}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()

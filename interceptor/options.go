@@ -99,9 +99,17 @@ func WithCookieName(name string) Option {
 // WithTokenHeader adds a metadata key (for example "x-session-token")
 // whose value is a bare token, without a scheme. It is checked after
 // authorization and before the cookies; a request whose sources carry
-// different tokens is rejected as ambiguous.
+// different tokens is rejected as ambiguous. Naming "authorization" or a
+// cookie header is a programming error: building the interceptor panics.
 func WithTokenHeader(name string) Option {
-	return func(o *options) { o.tokenHeader = strings.ToLower(strings.TrimSpace(name)) }
+	return func(o *options) {
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch name {
+		case "authorization", "cookie", "grpcgateway-cookie":
+			panic("interceptor: WithTokenHeader(" + name + "): that header is read already; name an extra header")
+		}
+		o.tokenHeader = name
+	}
 }
 
 // WithDecisionHook calls h once for every call that reaches the

@@ -43,7 +43,10 @@ func StreamServerInterceptor(v *hankoauth.Validator, opts ...Option) grpc.Stream
 		if err != nil {
 			return err
 		}
-		if s == nil || !a.opts.streamExpiry {
+		switch {
+		case s == nil: // a public method
+			return handler(srv, ss)
+		case !a.opts.streamExpiry:
 			return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
 		}
 		return a.watchStream(ctx, s, token, info.FullMethod, func(ctx context.Context) error {

@@ -344,6 +344,19 @@ func TestPublicMethodsPanicsOnBadEntry(t *testing.T) {
 	}
 }
 
+func TestTokenHeaderPanicsOnKnownHeader(t *testing.T) {
+	for _, bad := range []string{"authorization", "Cookie", "grpcgateway-cookie"} {
+		t.Run(bad, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("WithTokenHeader(%q) did not panic", bad)
+				}
+			}()
+			newOptions([]Option{WithTokenHeader(bad)})
+		})
+	}
+}
+
 func TestPublicMethodsMatch(t *testing.T) {
 	o := newOptions([]Option{WithPublicMethods("/a.S/M", "b.S", "/c.S/", "d.S/N")})
 	for _, tt := range []struct {

@@ -70,15 +70,15 @@ func sessionEndStatus(ctx context.Context) error {
 // when watchStream returns.
 func (a *authenticator) watchStream(ctx context.Context, s *hankoauth.Session, token, method string, handler func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		a.watch(ctx, cancel, s, token, method, stop)
+		a.watch(ctx, cancel, s, token, method)
 	}()
 	err := handler(ctx)
-	close(stop)
+	// Stop the watcher, also out of a re-check waiting for Hanko. A cause
+	// the watcher set first stays.
+	cancel(nil)
 	<-stopped
 	if err != nil {
 		if serr := sessionEndStatus(ctx); serr != nil {
@@ -89,8 +89,8 @@ func (a *authenticator) watchStream(ctx context.Context, s *hankoauth.Session, t
 }
 
 // watch cancels ctx with a *sessionEnded cause when the session ends, and
-// returns then, or when stop is closed or ctx is done.
-func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFunc, s *hankoauth.Session, token, method string, stop <-chan struct{}) {
+// returns then or when ctx is done.
+func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFunc, s *hankoauth.Session, token, method string) {
 	expiry := time.NewTimer(time.Until(sessionEnd(s)))
 	defer expiry.Stop()
 	var recheck <-chan time.Time
@@ -100,14 +100,16 @@ func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFun
 		recheck = t.C
 	}
 	end := func(err error) {
-		cancel(&sessionEnded{err: err})
+		cause := &sessionEnded{err: err}
+		cancel(cause)
+		if context.Cause(ctx) != error(cause) {
+			return // the handler had returned already
+		}
 		a.decide(ctx, method, err, false)
 		a.log(ctx, method, StatusFromError(err), err)
 	}
 	for {
 		select {
-		case <-stop:
-			return
 		case <-ctx.Done():
 			return
 		case <-expiry.C:
@@ -116,11 +118,11 @@ func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFun
 		case <-recheck:
 			fresh, err := a.v.Validate(ctx, token)
 			switch {
+			case ctx.Err() != nil:
+				return
 			case err == nil:
 				// Hanko may have moved the idle expiry.
 				expiry.Reset(time.Until(sessionEnd(fresh)))
-			case ctx.Err() != nil:
-				return
 			case errors.Is(err, hankoauth.ErrNoToken), errors.Is(err, hankoauth.ErrInvalidToken):
 				end(err)
 				return

@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -251,5 +252,40 @@ func TestStreamWatcherStops(t *testing.T) {
 			t.Fatalf("%d watchers left after the streams ended", watchers()-base)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStreamEndsDuringRecheck: a handler that returns while a re-check
+// waits for a slow Hanko is not held up by it.
+func TestStreamEndsDuringRecheck(t *testing.T) {
+	h := hankotest.NewServer()
+	defer h.Close()
+	v, clk := newValidator(t, h, hankoauth.ModeHybrid) // RequestTimeout 2 s
+	client := testpb.NewTestServiceClient(serve(t, nil, serverOpts(v, WithStreamRecheck(10*time.Millisecond))...))
+	m := h.MustMint(t, hankotest.Session{})
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+m.Token)
+
+	start := time.Now()
+	stream, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{
+		ResponseParameters: []*testpb.ResponseParameters{{}, {IntervalUs: 300_000}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	h.Fail(hankotest.EndpointValidate, hankotest.Failure{Delay: 10 * time.Second})
+	defer h.ClearFailures()
+	clk.Advance(2 * time.Second) // the next re-check asks Hanko, and waits
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("the stream took %v, held up by the re-check", d)
 	}
 }
