@@ -193,3 +193,33 @@ func TestHTTPHandler(t *testing.T) {
 		})
 	}
 }
+
+func TestHTTPHandlerStripToken(t *testing.T) {
+	f := newFixture(t)
+	alice := f.hanko.MustMint(t, hankotest.Session{UserID: aliceID})
+	ts := httptest.NewServer(NewServer(f.v, WithStripToken(true)).HTTPHandler(""))
+	defer ts.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+alice.Token)
+	req.Header.Set("Cookie", "theme=dark; hanko="+alice.Token)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := map[string]string{
+		"X-Hanko-User-Id":                aliceID,
+		"X-Hanko-Session-Id":             alice.SessionID,
+		"X-Envoy-Auth-Headers-To-Remove": "x-hanko-email, authorization",
+		"Cookie":                         "theme=dark",
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d", resp.StatusCode)
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+}
