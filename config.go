@@ -94,9 +94,9 @@ type Config struct {
 	// CacheSize is the most tokens the cache holds. Default 100 000.
 	// A negative value disables the cache (every call does the full work).
 	CacheSize int
-	// HTTPClient makes the calls to Hanko. Default: a client with
-	// RequestTimeout and keep-alive connections. The caller's context is
-	// honoured either way.
+	// HTTPClient makes the calls to Hanko. Default:
+	// NewHTTPClient(RequestTimeout, nil). The caller's context is honoured
+	// either way.
 	HTTPClient *http.Client
 	// RequestTimeout bounds one call to Hanko (JWKS or validate).
 	// Default 5 s.
@@ -157,7 +157,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = newHTTPClient(cfg.RequestTimeout)
+		cfg.HTTPClient = NewHTTPClient(cfg.RequestTimeout, nil)
 	}
 	if cfg.Hooks == nil {
 		cfg.Hooks = &Hooks{}
@@ -165,13 +165,23 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-// newHTTPClient is the default client: a timeout, keep-alive connections
-// and enough idle connections per host for a busy validator.
-func newHTTPClient(timeout time.Duration) *http.Client {
+// NewHTTPClient returns the client the validator uses by default: a
+// timeout, keep-alive connections and enough idle connections per host for
+// a busy validator. wrap, when not nil, wraps its transport (for metrics or
+// tracing) so that Config.HTTPClient can be instrumented without losing
+// these settings.
+func NewHTTPClient(timeout time.Duration, wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = timeout
-	return &http.Client{Timeout: timeout, Transport: t}
+	var rt http.RoundTripper = t
+	if wrap != nil {
+		rt = wrap(t)
+	}
+	return &http.Client{Timeout: timeout, Transport: rt}
 }
