@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -132,11 +133,7 @@ func pathUnescapeAll(p string) (string, error) {
 	return p, nil
 }
 
-var errBadEscape = &pathError{}
-
-type pathError struct{}
-
-func (*pathError) Error() string { return "invalid escape" }
+var errBadEscape = errors.New("invalid escape")
 
 // unescapeAny percent-decodes p without unescapePath's refusals.
 func unescapeAny(p string) (string, bool) {
