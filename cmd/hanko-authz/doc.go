@@ -1,0 +1,46 @@
+// Hanko-authz enforces Hanko session tokens for gRPC services and for
+// Envoy and Istio, as one small server.
+//
+// Usage:
+//
+//	hanko-authz <command> [flags]
+//
+// # Commands
+//
+//   - serve: the server. On --grpc-addr (default :9001) it serves
+//     hankoauth.v1.SessionService behind the session interceptors,
+//     grpc.health.v1.Health (SERVING once Hanko's keys are loaded), server
+//     reflection, and Envoy's envoy.service.auth.v3.Authorization
+//     (ext_authz). On --http-addr (default :9002) it serves /healthz,
+//     /readyz and the HTTP ext_authz handler under /authz/. --hanko-url is
+//     required. SIGINT or SIGTERM stop it gracefully.
+//   - dev: a fake Hanko on --hanko-addr (default 127.0.0.1:8000) and serve
+//     against it on 127.0.0.1:9001 and 127.0.0.1:9002. It mints a session
+//     for a demo user and prints "export TOKEN=..." and ready-to-paste
+//     grpcurl and curl commands. For a laptop, never for production.
+//   - validate [TOKEN]: validates one token (the argument, or stdin) and
+//     prints its session as JSON. Exit status 0 valid, 1 rejected (the
+//     reason code on stderr), 2 Hanko unreachable or a usage error.
+//   - version: the version and the Go version.
+//   - help [command]: usage; "hanko-authz <command> -h" too.
+//
+// # Configuration
+//
+// Every flag can also be set in the environment: HANKO_API_URL for
+// --hanko-url, and HANKO_AUTHZ_<FLAG> for the others, in upper case with
+// dashes as underscores (--grpc-addr is HANKO_AUTHZ_GRPC_ADDR). A flag on
+// the command line wins over its variable. List flags (--audience,
+// --public-methods, --public-paths, --claim-header) take comma-separated
+// values and may be repeated.
+//
+// The session interceptors guard every gRPC method except health,
+// reflection and ext_authz's Check (which carries the end user's token
+// inside its CheckRequest) and the methods named by --public-methods.
+// SessionService's ValidateSession is not public by default: its callers
+// need a session of their own.
+//
+// A bad flag, an invalid --hanko-url or an address in use is reported in
+// one line on stderr; the exit status is 2 for usage errors and 1 for
+// other failures. Logs (log/slog, --log-format text or json) go to stderr
+// and never contain a token.
+package main

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/hankoauth/hankoauth"
+	"github.com/hankoauth/hankoauth/extauthz"
+	hankoauthv1 "github.com/hankoauth/hankoauth/gen/hankoauth/v1"
+	"github.com/hankoauth/hankoauth/interceptor"
+	"github.com/hankoauth/hankoauth/sessionservice"
+)
+
+// alwaysPublic are the gRPC services the session interceptors never guard:
+// health and reflection, and Envoy's Authorization, whose Check call
+// carries the end user's token inside the CheckRequest (the ext_authz
+// server judges it), not in its own metadata.
+var alwaysPublic = []string{
+	"/grpc.health.v1.Health/",
+	"/grpc.reflection.v1.ServerReflection/",
+	"/grpc.reflection.v1alpha.ServerReflection/",
+	"/envoy.service.auth.v3.Authorization/",
+}
+
+// healthServices are the services whose health status follows the
+// validator's readiness, besides the server as a whole ("").
+var healthServices = []string{"", hankoauthv1.SessionService_ServiceDesc.ServiceName, "envoy.service.auth.v3.Authorization"}
+
+// hooks is the seam for observability (metrics and tracing): what they
+// add to a server, all optional. observability in observe.go builds them.
+type hooks struct {
+	// Validator observes the validator.
+	Validator *hankoauth.Hooks
+	// Decision receives the decisions of the interceptors and the
+	// ext_authz server.
+	Decision func(context.Context, hankoauth.Decision)
+	// UnaryInterceptors and StreamInterceptors run before (outside) the
+	// session interceptors, so they see rejected calls too.
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
+	// GRPCOptions are added to the gRPC server's options (a stats handler).
+	GRPCOptions []grpc.ServerOption
+	// HTTPRoutes adds handlers to the HTTP server's mux (/metrics).
+	HTTPRoutes func(*http.ServeMux)
+	// Shutdown is called last when the server stops (to flush exporters).
+	Shutdown func(context.Context) error
+}
+
+// server is a configured hanko-authz with its listeners open: newServer
+// builds it, serve runs it until its context ends.
+type server struct {
+	cfg      serveConfig
+	log      *slog.Logger
+	hooks    hooks
+	v        *hankoauth.Validator
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	stopping atomic.Bool // set when the server starts to stop: not ready any more
+
+	// drain ends when the server stops: open streams (health watches,
+	// WatchSession) end then with Unavailable, so that GracefulStop need
+	// not wait for them.
+	drain    context.Context
+	drainNow context.CancelFunc
+}
+
+// newServer validates cfg, builds the validator and both servers, and
+// opens their listeners. A configuration error is a *usageError.
+func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error) {
+	hcfg, err := cfg.hankoConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	hcfg.Hooks = h.Validator
+	v, err := hankoauth.New(hcfg)
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	s := &server{cfg: cfg, log: log, hooks: h, v: v}
+	s.drain, s.drainNow = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := s.build(); err != nil {
+		return nil, err
+	}
+	if s.grpcLis, err = net.Listen("tcp", cfg.grpcAddr); err != nil {
+		return nil, fmt.Errorf("--grpc-addr: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.httpAddr); err != nil {
+		return nil, fmt.Errorf("--http-addr: %w", err)
+	}
+	return s, nil
+}
+
+// build creates the gRPC and HTTP servers. The interceptor and ext_authz
+// constructors panic on invalid options (public methods and paths, header
+// names): build reports that as a usage error.
+func (s *server) build() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &usageError{msg: fmt.Sprint(r)}
+		}
+	}()
+	cfg := s.cfg
+	iopts := []interceptor.Option{
+		interceptor.WithPublicMethods(alwaysPublic...),
+		interceptor.WithPublicMethods(cfg.publicMethods...),
+		interceptor.WithCookieName(cfg.cookieName),
+		interceptor.WithLogger(s.log),
+	}
+	aopts, err := cfg.extauthzOptions()
+	if err != nil {
+		return err
+	}
+	aopts = append(aopts, extauthz.WithLogger(s.log))
+	if s.hooks.Decision != nil {
+		iopts = append(iopts, interceptor.WithDecisionHook(s.hooks.Decision))
+		aopts = append(aopts, extauthz.WithDecisionHook(s.hooks.Decision))
+	}
+	authz := extauthz.NewServer(s.v, aopts...)
+
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{interceptor.UnaryServerInterceptor(s.v, iopts...)})...),
+		grpc.ChainStreamInterceptor(slices.Concat([]grpc.StreamServerInterceptor{s.drainStream}, s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{sessionservice.StreamServerInterceptor(s.v, iopts...)})...),
+	}, s.hooks.GRPCOptions...)
+	s.grpc = grpc.NewServer(opts...)
+	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(s.log)).Register(s.grpc)
+	authz.Register(s.grpc)
+	s.health = health.NewServer()
+	for _, svc := range healthServices {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !s.ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready")
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ah := authz.HTTPHandler("/authz")
+	mux.Handle("/authz", ah)
+	mux.Handle("/authz/", ah)
+	if s.hooks.HTTPRoutes != nil {
+		s.hooks.HTTPRoutes(mux)
+	}
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// ready reports whether the server takes traffic: the validator can judge
+// tokens and the server is not stopping.
+func (s *server) ready() bool {
+	return !s.stopping.Load() && s.v.Ready() == nil
+}
+
+// serve runs the servers until ctx ends or one of them fails, then stops
+// gracefully. It returns nil after a stop that ctx asked for.
+func (s *server) serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		if err := s.grpc.Serve(s.grpcLis); err != nil {
+			errc <- fmt.Errorf("grpc server: %w", err)
+		}
+	}()
+	go func() {
+		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watchReadiness(watchCtx)
+	}()
+	s.log.Info("hanko-authz serving",
+		slog.String("grpc_addr", s.grpcLis.Addr().String()),
+		slog.String("http_addr", s.httpLis.Addr().String()),
+		slog.String("hanko_url", s.cfg.hankoURL),
+		slog.String("mode", s.v.Mode().String()))
+
+	var err error
+	select {
+	case <-ctx.Done():
+		s.log.Info("hanko-authz stopping")
+	case err = <-errc:
+		s.log.Error("hanko-authz failed, stopping", slog.String("error", err.Error()))
+	}
+	stopWatch()
+	<-watched
+	s.shutdown()
+	return err
+}
+
+// watchReadiness keeps the health status in step with the validator's
+// readiness until ctx ends: often until the first success, then at a
+// slower pace.
+func (s *server) watchReadiness(ctx context.Context) {
+	was := false
+	for {
+		ready := s.ready()
+		if ready != was {
+			st := healthpb.HealthCheckResponse_NOT_SERVING
+			if ready {
+				st = healthpb.HealthCheckResponse_SERVING
+				s.log.Info("hanko-authz ready")
+			} else {
+				s.log.Warn("hanko-authz not ready", slog.String("error", errString(s.v.Ready())))
+			}
+			for _, svc := range healthServices {
+				s.health.SetServingStatus(svc, st)
+			}
+			was = ready
+		}
+		pause := 100 * time.Millisecond
+		if ready {
+			pause = 2 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+	}
+}
+
+// shutdown stops the server: it stops being ready, lets open calls finish
+// for at most the shutdown timeout, and releases everything.
+func (s *server) shutdown() {
+	s.stopping.Store(true)
+	s.health.Shutdown() // NOT_SERVING for every service
+	s.drainNow()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("http server did not stop in time", slog.String("error", err.Error()))
+		s.http.Close()
+	}
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.log.Warn("grpc server did not stop in time: closing open calls", slog.Duration("timeout", s.cfg.shutdownTimeout))
+		s.grpc.Stop()
+		<-stopped
+	}
+	s.close()
+	s.log.Info("hanko-authz stopped")
+}
+
+// drainStream is a stream interceptor that ends the stream with
+// Unavailable when the server stops: streams last as long as their
+// clients want, longer than a graceful stop may wait.
+func (s *server) drainStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, cancel := context.WithCancel(ss.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.drain, cancel)
+	defer stop()
+	err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+	if err != nil && s.drain.Err() != nil && ss.Context().Err() == nil {
+		return status.Error(codes.Unavailable, "server is shutting down")
+	}
+	return err
+}
+
+// contextStream is a grpc.ServerStream with another context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (c *contextStream) Context() context.Context { return c.ctx }
+
+// close releases the validator, the listeners and the hooks.
+func (s *server) close() {
+	s.drainNow()
+	s.v.Close()
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if s.hooks.Shutdown != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.hooks.Shutdown(ctx); err != nil {
+			s.log.Warn("observability shutdown failed", slog.String("error", err.Error()))
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
