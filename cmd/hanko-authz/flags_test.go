@@ -78,7 +78,7 @@ func TestParseArgs(t *testing.T) {
 			w.url, w.addr, w.revalid, w.strip, w.size, w.audience, w.mode = "http://env", ":2", 2*time.Minute, true, 7, []string{"a", "b", "c"}, "remote"
 		})},
 		{name: "command line wins", args: []string{"--grpc-addr", ":3", "--audience", "x", "--audience", "y,z", "--strip-token=false"},
-			env: map[string]string{"HANKO_AUTHZ_GRPC_ADDR": ":2", "HANKO_AUTHZ_AUDIENCE": "a", "HANKO_AUTHZ_STRIP_TOKEN": "true", "HANKO_API_URL": "http://env"},
+			env:  map[string]string{"HANKO_AUTHZ_GRPC_ADDR": ":2", "HANKO_AUTHZ_AUDIENCE": "a", "HANKO_AUTHZ_STRIP_TOKEN": "true", "HANKO_API_URL": "http://env"},
 			want: with(func(w *want) { w.url, w.addr, w.audience = "http://env", ":3", []string{"x", "y", "z"} })},
 		{name: "empty env is unset", env: map[string]string{"HANKO_AUTHZ_GRPC_ADDR": ""}, want: def},
 		{name: "only HANKO_API_URL names the url", env: map[string]string{"HANKO_AUTHZ_HANKO_URL": "http://wrong"}, want: def},
