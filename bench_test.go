@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The benchmarks come in pairs: a floor (the least work the operation
@@ -30,9 +31,10 @@ func BenchmarkCachedValidate(b *testing.B) {
 	}
 	b.Run("floor", func(b *testing.B) {
 		m := map[[32]byte]*Session{sha256.Sum256([]byte(token)): {}}
+		raw := unsafe.Slice(unsafe.StringData(token), len(token)) // as Validate hashes it
 		b.ReportAllocs()
 		for b.Loop() {
-			sink = m[sha256.Sum256([]byte(token))]
+			sink = m[sha256.Sum256(raw)]
 		}
 	})
 	b.Run("cached", func(b *testing.B) {

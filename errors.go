@@ -28,6 +28,9 @@ const (
 	ReasonMismatch        Reason = "SESSION_MISMATCH"
 	ReasonRejected        Reason = "SESSION_REJECTED"
 	ReasonUnavailable     Reason = "HANKO_UNAVAILABLE"
+	// ReasonCanceled: the caller's context ended before the check was
+	// done. The error matches ErrUnavailable and the context's error.
+	ReasonCanceled Reason = "REQUEST_CANCELED"
 )
 
 // The three classes of failure. Every error that Validate returns matches

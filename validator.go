@@ -167,6 +167,13 @@ func (v *Validator) validate(ctx context.Context, token string) (*Session, Path,
 			h(false)
 		}
 	}
+	return v.validateMiss(ctx, token, key)
+}
+
+// validateMiss does the work of a cache miss, shared with the concurrent
+// callers of the same token. (A function of its own, so that the closure
+// does not move the key of every cached call to the heap.)
+func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte) (*Session, Path, error) {
 	work := context.WithoutCancel(ctx)
 	ch := v.group.DoChan(string(key[:]), func() (any, error) {
 		return v.compute(work, token, key)
@@ -176,7 +183,7 @@ func (v *Validator) validate(ctx context.Context, token string) (*Session, Path,
 		res := r.Val.(result)
 		return res.session, res.path, r.Err
 	case <-ctx.Done():
-		return nil, PathRemote, newError(ErrUnavailable, ctx.Err())
+		return nil, PathRemote, &Error{Reason: ReasonCanceled, kind: ErrUnavailable, cause: ctx.Err()}
 	}
 }
 

@@ -271,7 +271,7 @@ func TestCallerCancellationDoesNotCancelSharedWork(t *testing.T) {
 		done <- err
 	}()
 	_, err := v.Validate(ctx, token)
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonCanceled {
 		t.Fatalf("impatient caller: %v", err)
 	}
 	if err := <-done; err != nil {

@@ -62,7 +62,7 @@ const reasonNoHTTPAttributes hankoauth.Reason = "HTTP_ATTRIBUTES_MISSING"
 
 // knownReasons is every reason a Decision may carry.
 var knownReasons = func() map[hankoauth.Reason]bool {
-	m := map[hankoauth.Reason]bool{hankoauth.ReasonOK: true, hankoauth.ReasonUnavailable: true}
+	m := map[hankoauth.Reason]bool{hankoauth.ReasonOK: true, hankoauth.ReasonUnavailable: true, hankoauth.ReasonCanceled: true}
 	for _, r := range denyReasons {
 		m[r] = true
 	}
