@@ -101,15 +101,15 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// waitReady waits until srv is ready, for at most 10 s, or until it
-// fails or ctx ends.
+// waitReady waits until srv is ready (its health status SERVING), for at
+// most 10 s, or until it fails or ctx ends.
 func waitReady(ctx context.Context, srv *server, served <-chan error) error {
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !srv.ready() {
+	for {
 		select {
+		case <-srv.firstReady:
+			return nil
 		case err := <-served:
 			if err == nil {
 				return context.Canceled
@@ -121,10 +121,8 @@ func waitReady(ctx context.Context, srv *server, served <-chan error) error {
 			return context.Canceled
 		case <-deadline.C:
 			return fmt.Errorf("the server did not get ready within 10s: %v", srv.v.Ready())
-		case <-tick.C:
 		}
 	}
-	return nil
 }
 
 // devInfo is what dev prints.

@@ -79,35 +79,38 @@ type server struct {
 	// not wait for them.
 	drain    context.Context
 	drainNow context.CancelFunc
+
+	// firstReady is closed when the health status first turns SERVING.
+	firstReady chan struct{}
 }
 
-// newServer validates cfg, builds the validator and both servers, and
-// opens their listeners. A configuration error is a *usageError.
+// newServer validates cfg, opens the listeners, and builds the validator
+// and both servers. A configuration error is a *usageError.
 func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error) {
 	hcfg, err := cfg.hankoConfig(log)
 	if err != nil {
 		return nil, err
 	}
-	hcfg.Hooks = h.Validator
-	v, err := hankoauth.New(hcfg)
-	if err != nil {
-		return nil, &usageError{msg: err.Error()}
-	}
-	s := &server{cfg: cfg, log: log, hooks: h, v: v}
+	s := &server{cfg: cfg, log: log, hooks: h, firstReady: make(chan struct{})}
 	s.drain, s.drainNow = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			s.close()
 		}
 	}()
-	if err := s.build(); err != nil {
-		return nil, err
-	}
+	// Listen first: an address in use fails before anything starts.
 	if s.grpcLis, err = net.Listen("tcp", cfg.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.httpAddr); err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
+	}
+	hcfg.Hooks = h.Validator
+	if s.v, err = hankoauth.New(hcfg); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	if err := s.build(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -231,7 +234,7 @@ func (s *server) serve(ctx context.Context) error {
 // readiness until ctx ends: often until the first success, then at a
 // slower pace.
 func (s *server) watchReadiness(ctx context.Context) {
-	was := false
+	was, first := false, false
 	for {
 		ready := s.ready()
 		if ready != was {
@@ -244,6 +247,10 @@ func (s *server) watchReadiness(ctx context.Context) {
 			}
 			for _, svc := range healthServices {
 				s.health.SetServingStatus(svc, st)
+			}
+			if ready && !was && !first {
+				close(s.firstReady)
+				first = true
 			}
 			was = ready
 		}
@@ -313,7 +320,9 @@ func (c *contextStream) Context() context.Context { return c.ctx }
 // close releases the validator, the listeners and the hooks.
 func (s *server) close() {
 	s.drainNow()
-	s.v.Close()
+	if s.v != nil {
+		s.v.Close()
+	}
 	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
 		if l != nil {
 			l.Close()
