@@ -142,3 +142,24 @@ func ReasonOf(err error) Reason {
 	}
 	return ReasonUnavailable
 }
+
+// Message returns the fixed, generic text a client may be shown for the
+// reason, the same at every edge. It never says more than the reason does:
+// the detail of a failure belongs in the log.
+func (r Reason) Message() string {
+	switch r {
+	case ReasonOK:
+		return ""
+	case ReasonTokenMissing:
+		return "missing session token"
+	case ReasonExpired:
+		return "session expired"
+	case ReasonForbidden:
+		return "permission denied"
+	case ReasonUnavailable:
+		return "authentication temporarily unavailable"
+	case ReasonCanceled:
+		return "request canceled"
+	}
+	return "invalid session"
+}

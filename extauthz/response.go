@@ -55,14 +55,14 @@ func (s *Server) answer(v verdict, r request) answer {
 	return s.denial(v.outcome, v.reason, isGRPC(first(r.headers, "content-type")))
 }
 
-// The fixed messages clients see, as the interceptor package words them.
-// The detail of a denial goes to the log only.
-const (
-	msgMissing     = "missing session token"
-	msgInvalid     = "invalid session"
-	msgExpired     = "session expired"
-	msgForbidden   = "permission denied"
-	msgUnavailable = "authentication temporarily unavailable"
+// The fixed messages clients see are hankoauth.Reason's Message, the same
+// as the interceptor package's. The detail of a denial goes to the log only.
+var (
+	msgMissing     = hankoauth.ReasonTokenMissing.Message()
+	msgInvalid     = hankoauth.ReasonRevoked.Message()
+	msgExpired     = hankoauth.ReasonExpired.Message()
+	msgForbidden   = hankoauth.ReasonForbidden.Message()
+	msgUnavailable = hankoauth.ReasonUnavailable.Message()
 )
 
 // denial renders a denial: 401, 403 or 503 with a JSON body, or for a gRPC

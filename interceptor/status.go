@@ -15,17 +15,6 @@ import (
 // every rejection carries; its reason is a hankoauth.Reason.
 const ErrorInfoDomain = "hanko"
 
-// The fixed messages clients see. They never carry the token or the
-// validator's error text: the reason is in the ErrorInfo detail, the
-// detail in the server's log.
-const (
-	msgMissing     = "missing session token"
-	msgInvalid     = "invalid session"
-	msgExpired     = "session expired"
-	msgForbidden   = "permission denied"
-	msgUnavailable = "authentication temporarily unavailable"
-)
-
 // statuses holds the status of every known reason, built once; a
 // *status.Status is immutable, so they are shared.
 var statuses = func() map[hankoauth.Reason]*status.Status {
@@ -47,17 +36,7 @@ var statuses = func() map[hankoauth.Reason]*status.Status {
 // newStatus builds the status for code and reason: a fixed message and an
 // ErrorInfo detail.
 func newStatus(c codes.Code, r hankoauth.Reason) *status.Status {
-	msg := msgInvalid
-	switch {
-	case c == codes.PermissionDenied:
-		msg = msgForbidden
-	case c == codes.Unavailable:
-		msg = msgUnavailable
-	case r == hankoauth.ReasonTokenMissing:
-		msg = msgMissing
-	case r == hankoauth.ReasonExpired:
-		msg = msgExpired
-	}
+	msg := r.Message()
 	st, err := status.New(c, msg).WithDetails(&errdetails.ErrorInfo{Domain: ErrorInfoDomain, Reason: string(r)})
 	if err != nil { // cannot happen: ErrorInfo always marshals
 		return status.New(c, msg)
@@ -116,27 +95,17 @@ func StatusFromError(err error) *status.Status {
 }
 
 // callerGaveUp reports whether err means that the caller's own context
-// ended, and which way.
+// ended, and which way. Validate says so with ReasonCanceled; a timed-out
+// call to Hanko stays Unavailable.
 func callerGaveUp(err error) (codes.Code, bool) {
-	var he *hankoauth.Error
-	if errors.As(err, &he) {
-		// Validate's answer when its context ended is an ErrUnavailable
-		// whose cause is the context's error itself; a timed-out call to
-		// Hanko wraps it deeper (in a *url.Error) and stays Unavailable.
-		for _, e := range he.Unwrap() {
-			if e == context.Canceled || e == context.DeadlineExceeded {
-				return contextCode(e), true
-			}
-		}
-		return 0, false
-	}
 	switch {
-	case errors.Is(err, hankoauth.ErrUnavailable):
-		return 0, false
-	case errors.Is(err, context.Canceled):
-		return codes.Canceled, true
-	case errors.Is(err, context.DeadlineExceeded):
-		return codes.DeadlineExceeded, true
+	case hankoauth.ReasonOf(err) == hankoauth.ReasonCanceled, !errors.Is(err, hankoauth.ErrUnavailable):
+		if errors.Is(err, context.DeadlineExceeded) {
+			return codes.DeadlineExceeded, true
+		}
+		if errors.Is(err, context.Canceled) {
+			return codes.Canceled, true
+		}
 	}
 	return 0, false
 }
