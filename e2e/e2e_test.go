@@ -202,6 +202,9 @@ func TestDev(t *testing.T) {
 		if r := get("/authz/api/orders"); r.StatusCode != 401 {
 			t.Errorf("ext_authz without token: %d, want 401", r.StatusCode)
 		}
+		if r := get("/metrics"); r.StatusCode != 200 {
+			t.Errorf("/metrics: %d", r.StatusCode)
+		}
 	})
 
 	t.Run("validate", func(t *testing.T) {

@@ -66,7 +66,7 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 	log.Info("fake Hanko serving", slog.String("url", hankoURL), slog.Duration("session_lifetime", *lifetime))
 
 	cfg.hankoURL = hankoURL
-	h, err := observability(ctx, log, c.lookupEnv)
+	h, err := observability(ctx, log)
 	if err != nil {
 		return c.fail("dev", err)
 	}
@@ -144,7 +144,7 @@ func printDev(w io.Writer, d devInfo) {
 hanko-authz dev is running:
   fake Hanko        %[1]s  (not for production: it mints sessions for anyone)
   gRPC              %[2]s  (SessionService, health, reflection, Envoy ext_authz)
-  HTTP              http://%[3]s  (/healthz, /readyz, ext_authz under /authz/)
+  HTTP              http://%[3]s  (/healthz, /readyz, /metrics, ext_authz under /authz/)
 
 Demo session of %[4]s, valid until %[5]s:
 
@@ -185,9 +185,10 @@ curl -i -X DELETE %[1]s/dev/sessions/$SESSION_ID
 curl -i -H "authorization: Bearer $TOKEN" http://%[3]s/authz/api/orders
 curl -i http://%[3]s/authz/api/orders
 
-# Readiness and liveness
+# Readiness, liveness and metrics
 curl -i http://%[3]s/readyz
 curl -i http://%[3]s/healthz
+curl -s http://%[3]s/metrics | grep '^hankoauth_'
 
 Press Ctrl-C to stop.
 `, d.hankoURL, d.grpcAddr, d.httpAddr, d.email, m.ExpiresAt.Format(time.RFC3339),

@@ -12,8 +12,11 @@
 //     grpc.health.v1.Health (SERVING once Hanko's keys are loaded), server
 //     reflection, and Envoy's envoy.service.auth.v3.Authorization
 //     (ext_authz). On --http-addr (default :9002) it serves /healthz,
-//     /readyz and the HTTP ext_authz handler under /authz/. --hanko-url is
-//     required. SIGINT or SIGTERM stop it gracefully.
+//     /readyz, Prometheus metrics on /metrics and the HTTP ext_authz
+//     handler under /authz/. --hanko-url is required. It sends traces over
+//     OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set. SIGINT or SIGTERM stop
+//     it gracefully: readiness goes false, open streams end with
+//     Unavailable, calls in flight get --shutdown-timeout to finish.
 //   - dev: a fake Hanko on --hanko-addr (default 127.0.0.1:8000) and serve
 //     against it on 127.0.0.1:9001 and 127.0.0.1:9002. It mints a session
 //     for a demo user and prints "export TOKEN=..." and ready-to-paste

@@ -14,6 +14,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
 	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}
 	code := c.main(ctx, os.Args[1:])
 	stop()
@@ -114,8 +119,10 @@ On --grpc-addr: hankoauth.v1.SessionService (behind the session
 interceptors), grpc.health.v1.Health (SERVING once Hanko's keys are
 loaded), server reflection, and Envoy's envoy.service.auth.v3.Authorization
 (ext_authz). On --http-addr: /healthz (200 while running), /readyz (200
-when ready, else 503) and the HTTP ext_authz handler under /authz/.
-SIGINT or SIGTERM stops it gracefully.`
+when ready, else 503), Prometheus metrics on /metrics and the HTTP
+ext_authz handler under /authz/. Traces go to the OTLP endpoint named by
+OTEL_EXPORTER_OTLP_ENDPOINT, when set. SIGINT or SIGTERM stops it
+gracefully.`
 
 func (c *cli) serve(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -128,15 +135,11 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 		return c.fail("serve", usageErrorf("unexpected argument %q", fs.Arg(0)))
 	}
 	log := cfg.logger(c.stderr)
-	h, err := observability(ctx, log, c.lookupEnv)
+	h, err := observability(ctx, log)
 	if err != nil {
 		return c.fail("serve", err)
 	}
-	srv, err := newServer(cfg, log, h)
-	if err != nil {
-		return c.fail("serve", err)
-	}
-	if err := srv.serve(ctx); err != nil {
+	if err := run(ctx, cfg, log, h); err != nil {
 		return c.fail("serve", err)
 	}
 	return exitOK

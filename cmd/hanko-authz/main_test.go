@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -339,4 +340,68 @@ func httpGet(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// The server with the real observability hooks serves Prometheus metrics
+// that count its calls.
+func TestObservability(t *testing.T) {
+	h := hankotest.NewServer()
+	defer h.Close()
+	m := h.MustMint(t, hankotest.Session{})
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	hk, err := observability(context.Background(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var cfg serveConfig
+	addServeFlags(fs, &cfg, true, "")
+	if err := parseArgs(fs, []string{"--hanko-url", h.URL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(cfg, log, hk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-srv.firstReady:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	conn, err := grpc.NewClient(srv.grpcLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m.Token)
+	if _, err := hankoauthv1.NewSessionServiceClient(conn).WhoAmI(rctx, &hankoauthv1.WhoAmIRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + srv.httpLis.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`hankoauth_decisions_total{edge="interceptor",reason="OK",result="allow"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="WhoAmI",grpc_service="hankoauth.v1.SessionService",grpc_type="unary"} 1`,
+		`hankoauth_jwks_keys 1`,
+		`hankoauth_hanko_requests_total{outcome="valid"} 1`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

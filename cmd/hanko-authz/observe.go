@@ -2,15 +2,59 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+
+	"github.com/hankoauth/hankoauth"
+	"github.com/hankoauth/hankoauth/metrics"
+	"github.com/hankoauth/hankoauth/tracing"
 )
 
 // observability builds the hooks that metrics and tracing add to the
-// server. It is the one place to wire them (issue 5): a /metrics route in
-// HTTPRoutes, the validator's Hooks, the decision hook, gRPC server
-// metrics interceptors, and an OpenTelemetry stats handler in GRPCOptions
-// when OTEL_EXPORTER_OTLP_ENDPOINT is set. Until those packages exist it
-// adds nothing.
-func observability(_ context.Context, _ *slog.Logger, _ func(string) (string, bool)) (hooks, error) {
-	return hooks{}, nil
+// server, the one place they are wired: Prometheus metrics on /metrics of
+// --http-addr (validator hooks and state, an instrumented client for the
+// calls to Hanko, the edges' decisions, the gRPC server's RPC metrics),
+// and OpenTelemetry tracing when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: server spans for every gRPC
+// call but health checks, client spans for the calls to Hanko.
+func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return hooks{}, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return hooks{}, err
+	}
+	m, err := metrics.New(reg, metrics.WithVersion(buildVersion()))
+	if err != nil {
+		return hooks{}, fmt.Errorf("metrics: %w", err)
+	}
+	shutdown, traced, err := tracing.Setup(ctx, "hanko-authz", buildVersion())
+	if err != nil {
+		return hooks{}, fmt.Errorf("tracing: %w", err)
+	}
+	if traced {
+		log.Info("tracing to the OTLP endpoint of the environment")
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
+	base.ResponseHeaderTimeout = hankoauth.DefaultRequestTimeout
+	gm := m.GRPCServerMetrics()
+	return hooks{
+		Validator:          m.Hooks(),
+		HTTPClient:         &http.Client{Timeout: hankoauth.DefaultRequestTimeout, Transport: tracing.Transport(m.InstrumentTransport(base))},
+		ValidatorCreated:   m.ObserveValidator,
+		Decision:           m.Decision,
+		UnaryInterceptors:  []grpc.UnaryServerInterceptor{gm.UnaryServerInterceptor()},
+		StreamInterceptors: []grpc.StreamServerInterceptor{gm.StreamServerInterceptor()},
+		GRPCOptions:        []grpc.ServerOption{tracing.ServerOption()},
+		GRPCRegistered:     func(s *grpc.Server) { gm.InitializeMetrics(s) },
+		HTTPRoutes:         func(mux *http.ServeMux) { mux.Handle("/metrics", metrics.Handler(reg)) },
+		Shutdown:           shutdown,
+	}, nil
 }

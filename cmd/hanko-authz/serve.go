@@ -41,10 +41,16 @@ var alwaysPublic = []string{
 var healthServices = []string{"", hankoauthv1.SessionService_ServiceDesc.ServiceName, "envoy.service.auth.v3.Authorization"}
 
 // hooks is the seam for observability (metrics and tracing): what they
-// add to a server, all optional. observability in observe.go builds them.
+// add to a server, all optional. observability in observe.go builds them;
+// tests give their own.
 type hooks struct {
 	// Validator observes the validator.
 	Validator *hankoauth.Hooks
+	// HTTPClient, when set, makes the validator's calls to Hanko (an
+	// instrumented transport).
+	HTTPClient *http.Client
+	// ValidatorCreated is called with the validator once it exists.
+	ValidatorCreated func(*hankoauth.Validator)
 	// Decision receives the decisions of the interceptors and the
 	// ext_authz server.
 	Decision func(context.Context, hankoauth.Decision)
@@ -54,10 +60,23 @@ type hooks struct {
 	StreamInterceptors []grpc.StreamServerInterceptor
 	// GRPCOptions are added to the gRPC server's options (a stats handler).
 	GRPCOptions []grpc.ServerOption
+	// GRPCRegistered is called with the gRPC server once every service
+	// is registered.
+	GRPCRegistered func(*grpc.Server)
 	// HTTPRoutes adds handlers to the HTTP server's mux (/metrics).
 	HTTPRoutes func(*http.ServeMux)
 	// Shutdown is called last when the server stops (to flush exporters).
 	Shutdown func(context.Context) error
+}
+
+// run serves cfg until ctx ends, then stops gracefully. h adds metrics
+// and tracing (see observability).
+func run(ctx context.Context, cfg serveConfig, log *slog.Logger, h hooks) error {
+	srv, err := newServer(cfg, log, h)
+	if err != nil {
+		return err
+	}
+	return srv.serve(ctx)
 }
 
 // server is a configured hanko-authz with its listeners open: newServer
@@ -106,8 +125,14 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
 	hcfg.Hooks = h.Validator
+	if h.HTTPClient != nil {
+		hcfg.HTTPClient = h.HTTPClient
+	}
 	if s.v, err = hankoauth.New(hcfg); err != nil {
 		return nil, &usageError{msg: err.Error()}
+	}
+	if h.ValidatorCreated != nil {
+		h.ValidatorCreated(s.v)
 	}
 	if err := s.build(); err != nil {
 		return nil, err
@@ -144,7 +169,7 @@ func (s *server) build() (err error) {
 
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{interceptor.UnaryServerInterceptor(s.v, iopts...)})...),
-		grpc.ChainStreamInterceptor(slices.Concat([]grpc.StreamServerInterceptor{s.drainStream}, s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{sessionservice.StreamServerInterceptor(s.v, iopts...)})...),
+		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, sessionservice.StreamServerInterceptor(s.v, iopts...)})...),
 	}, s.hooks.GRPCOptions...)
 	s.grpc = grpc.NewServer(opts...)
 	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(s.log)).Register(s.grpc)
@@ -155,6 +180,9 @@ func (s *server) build() (err error) {
 	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	if s.hooks.GRPCRegistered != nil {
+		s.hooks.GRPCRegistered(s.grpc)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

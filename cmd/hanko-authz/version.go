@@ -10,13 +10,22 @@ import (
 // otherwise it comes from the build info.
 var version string
 
+// buildVersion is the version alone: version, else the module version of
+// the build info, else "(devel)".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
 // versionString is the one-line answer of the version command.
 func versionString() string {
-	v, rev, dirty := version, "", false
+	v, rev, dirty := buildVersion(), "", false
 	if info, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = info.Main.Version
-		}
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -25,9 +34,6 @@ func versionString() string {
 				dirty = s.Value == "true"
 			}
 		}
-	}
-	if v == "" {
-		v = "(devel)"
 	}
 	out := "hanko-authz " + v
 	if rev != "" {
