@@ -131,6 +131,8 @@ type jwks struct {
 	url    string
 	client *http.Client
 	cfg    *Config
+	ctx    context.Context // ends at Close: fetches under way are cancelled
+	wg     sync.WaitGroup  // fetches under way, waited for at Close
 
 	current atomic.Pointer[keySet] // nil until the first successful fetch
 
@@ -176,8 +178,13 @@ func (j *jwks) refresh(ctx context.Context, onDemand bool) error {
 			}
 			j.lastOnDemand = now
 		}
+		if j.ctx.Err() != nil {
+			j.mu.Unlock()
+			return j.ctx.Err() // closed: no new fetches
+		}
 		c = &fetchCall{done: make(chan struct{})}
 		j.inflight = c
+		j.wg.Add(1)
 		go j.run(c)
 	}
 	j.mu.Unlock()
@@ -191,7 +198,8 @@ func (j *jwks) refresh(ctx context.Context, onDemand bool) error {
 
 // run performs the fetch for c, detached from any caller's context.
 func (j *jwks) run(c *fetchCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), j.cfg.RequestTimeout)
+	defer j.wg.Done()
+	ctx, cancel := context.WithTimeout(j.ctx, j.cfg.RequestTimeout)
 	defer cancel()
 	ks, err := j.fetch(ctx)
 	if err == nil {

@@ -47,7 +47,7 @@ func New(cfg Config) (*Validator, error) {
 	if cfg.Mode == ModeRemote {
 		go v.probe(ctx)
 	} else {
-		v.keys = &jwks{url: cfg.APIURL + "/.well-known/jwks.json", client: cfg.HTTPClient, cfg: &v.cfg}
+		v.keys = &jwks{url: cfg.APIURL + "/.well-known/jwks.json", client: cfg.HTTPClient, cfg: &v.cfg, ctx: ctx}
 		go func() {
 			defer close(v.done)
 			v.keys.loop(ctx)
@@ -56,12 +56,17 @@ func New(cfg Config) (*Validator, error) {
 	return v, nil
 }
 
-// Close stops the background JWKS refresh. The validator keeps answering
-// from what it has. Close is safe to call more than once.
+// Close stops the background JWKS refresh and waits for a fetch under
+// way; no hook runs and nothing is logged after it returns. The validator
+// keeps answering from the keys and cache it has. Close is safe to call
+// more than once.
 func (v *Validator) Close() error {
 	v.closeOnce.Do(func() {
 		v.stop()
 		<-v.done
+		if v.keys != nil {
+			v.keys.wg.Wait() // no hook or log line after Close
+		}
 		if v.cache != nil {
 			v.cache.close()
 		}
@@ -84,6 +89,10 @@ func (v *Validator) Ready() error {
 	}
 	return nil
 }
+
+// Now returns the time on the validator's clock (Config.Now), for edges
+// that schedule work around a session's expiry.
+func (v *Validator) Now() time.Time { return v.cfg.Now() }
 
 // Mode returns the validator's mode.
 func (v *Validator) Mode() Mode { return v.cfg.Mode }

@@ -612,3 +612,33 @@ func TestRequestsFailFastWhileJWKSIsDown(t *testing.T) {
 		t.Fatalf("%d JWKS fetches for 50 requests while Hanko is down", got)
 	}
 }
+
+func TestCloseWaitsForFetchUnderWay(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(500)
+	}))
+	defer srv.Close()
+	defer close(release)
+	var after atomic.Bool
+	var closed atomic.Bool
+	v, err := New(Config{APIURL: srv.URL, Mode: ModeLocal, Hooks: &Hooks{KeysRefreshed: func(string, int) {
+		if closed.Load() {
+			after.Store(true)
+		}
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the first fetch is under way
+	v.Close()
+	closed.Store(true)
+	time.Sleep(50 * time.Millisecond)
+	if after.Load() {
+		t.Fatal("a hook ran after Close returned")
+	}
+}

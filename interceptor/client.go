@@ -91,7 +91,7 @@ func (f *forwarder) forward(ctx context.Context, callOpts []grpc.CallOption) con
 	if out, ok := metadata.FromOutgoingContext(ctx); ok && len(out.Get("authorization")) > 0 {
 		return ctx
 	}
-	token, ok := tokenFromContext(ctx)
+	token, ok := TokenFromContext(ctx)
 	if !ok {
 		in, ok := metadata.FromIncomingContext(ctx)
 		if !ok {

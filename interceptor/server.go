@@ -194,8 +194,8 @@ func (e *forbiddenError) Error() string   { return hankoauth.ErrForbidden.Error(
 func (e *forbiddenError) Unwrap() []error { return []error{hankoauth.ErrForbidden, e.err} }
 
 // tokenKey is the context key of the raw session token that the server
-// interceptors validated, for the client interceptors to forward. It is
-// unexported: the token stays inside this package.
+// interceptors validated, for the client interceptors to forward and for
+// handlers that re-check the session (TokenFromContext).
 type tokenKey struct{}
 
 // tokenContext carries the validated token under tokenKey. It is
@@ -212,8 +212,10 @@ func (c *tokenContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// tokenFromContext returns the token the server interceptors stored.
-func tokenFromContext(ctx context.Context) (string, bool) {
+// TokenFromContext returns the session token that the server interceptors
+// validated for this call, for a handler that must check the session again
+// later (a long stream) or forward it. Treat it as a secret: never log it.
+func TokenFromContext(ctx context.Context) (string, bool) {
 	if c, ok := ctx.Value(tokenKey{}).(*tokenContext); ok && c.token != "" {
 		return c.token, true
 	}

@@ -91,7 +91,7 @@ func (a *authenticator) watchStream(ctx context.Context, s *hankoauth.Session, t
 // watch cancels ctx with a *sessionEnded cause when the session ends, and
 // returns then or when ctx is done.
 func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFunc, s *hankoauth.Session, token, method string) {
-	expiry := time.NewTimer(time.Until(sessionEnd(s)))
+	expiry := time.NewTimer(sessionEnd(s).Sub(a.v.Now()))
 	defer expiry.Stop()
 	var recheck <-chan time.Time
 	if a.opts.recheck > 0 && a.v.Mode() != hankoauth.ModeLocal {
@@ -122,7 +122,7 @@ func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFun
 				return
 			case err == nil:
 				// Hanko may have moved the idle expiry.
-				expiry.Reset(time.Until(sessionEnd(fresh)))
+				expiry.Reset(sessionEnd(fresh).Sub(a.v.Now()))
 			case errors.Is(err, hankoauth.ErrNoToken), errors.Is(err, hankoauth.ErrInvalidToken):
 				end(err)
 				return

@@ -34,10 +34,13 @@ func (s *Service) WatchSession(req *hankoauthv1.WatchSessionRequest, stream hank
 	if err != nil {
 		return err
 	}
-	// The interceptors keep the token they validated to themselves: read
-	// it again from the metadata, the way they did.
-	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := s.extractor.Extract(md.Get)
+	// The token the interceptors validated; without them (a custom
+	// authenticator), read it from the metadata the way they would.
+	token, ok := interceptor.TokenFromContext(ctx)
+	if !ok {
+		md, _ := metadata.FromIncomingContext(ctx)
+		token, err = s.extractor.Extract(md.Get)
+	}
 	switch {
 	case errors.Is(err, hankoauth.ErrNoToken):
 		// The session was not put there from this call's token (a custom
