@@ -10,6 +10,7 @@ import (
 
 	"github.com/hankoauth/hankoauth"
 	"github.com/hankoauth/hankoauth/extauthz"
+	"github.com/hankoauth/hankoauth/tracing"
 )
 
 // validatorConfig holds the flags that configure the validator, shared by
@@ -73,10 +74,12 @@ func (c *validatorConfig) logger(w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.logLevel.value)) // one of the choices
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.logFormat.value == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Lines logged within a traced call carry its trace_id.
+	return slog.New(tracing.LogHandler(h))
 }
 
 // serveConfig is the configuration of serve (and of the server dev runs).

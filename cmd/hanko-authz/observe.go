@@ -41,13 +41,13 @@ func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
 	if traced {
 		log.Info("tracing to the OTLP endpoint of the environment")
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConnsPerHost = 64
-	base.ResponseHeaderTimeout = hankoauth.DefaultRequestTimeout
 	gm := m.GRPCServerMetrics()
+	client := hankoauth.NewHTTPClient(hankoauth.DefaultRequestTimeout, func(rt http.RoundTripper) http.RoundTripper {
+		return tracing.Transport(m.InstrumentTransport(rt))
+	})
 	return hooks{
 		Validator:          m.Hooks(),
-		HTTPClient:         &http.Client{Timeout: hankoauth.DefaultRequestTimeout, Transport: tracing.Transport(m.InstrumentTransport(base))},
+		HTTPClient:         client,
 		ValidatorCreated:   m.ObserveValidator,
 		Decision:           m.Decision,
 		UnaryInterceptors:  []grpc.UnaryServerInterceptor{gm.UnaryServerInterceptor()},
@@ -55,6 +55,7 @@ func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
 		GRPCOptions:        []grpc.ServerOption{tracing.ServerOption()},
 		GRPCRegistered:     func(s *grpc.Server) { gm.InitializeMetrics(s) },
 		HTTPRoutes:         func(mux *http.ServeMux) { mux.Handle("/metrics", metrics.Handler(reg)) },
+		WrapAuthz:          func(h http.Handler) http.Handler { return tracing.HTTPHandler(h, "ext_authz") },
 		Shutdown:           shutdown,
 	}, nil
 }

@@ -65,6 +65,8 @@ type hooks struct {
 	GRPCRegistered func(*grpc.Server)
 	// HTTPRoutes adds handlers to the HTTP server's mux (/metrics).
 	HTTPRoutes func(*http.ServeMux)
+	// WrapAuthz wraps the HTTP ext_authz handler (server spans).
+	WrapAuthz func(http.Handler) http.Handler
 	// Shutdown is called last when the server stops (to flush exporters).
 	Shutdown func(context.Context) error
 }
@@ -198,7 +200,10 @@ func (s *server) build() (err error) {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ah := authz.HTTPHandler("/authz")
+	var ah http.Handler = authz.HTTPHandler("/authz")
+	if s.hooks.WrapAuthz != nil {
+		ah = s.hooks.WrapAuthz(ah)
+	}
 	mux.Handle("/authz", ah)
 	mux.Handle("/authz/", ah)
 	if s.hooks.HTTPRoutes != nil {
