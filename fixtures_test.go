@@ -67,12 +67,13 @@ type keyServer struct {
 	mu      sync.Mutex
 	jwks    []byte
 	status  int
+	maxAge  string // the Cache-Control header; Hanko's by default
 	fetches atomic.Int64
 }
 
 func newKeyServer(t testing.TB, jwks []byte) *keyServer {
 	t.Helper()
-	ks := &keyServer{jwks: jwks, status: http.StatusOK}
+	ks := &keyServer{jwks: jwks, status: http.StatusOK, maxAge: "max-age=600"}
 	ks.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/.well-known/jwks.json" {
 			http.NotFound(w, r)
@@ -80,9 +81,9 @@ func newKeyServer(t testing.TB, jwks []byte) *keyServer {
 		}
 		ks.fetches.Add(1)
 		ks.mu.Lock()
-		body, status := ks.jwks, ks.status
+		body, status, cc := ks.jwks, ks.status, ks.maxAge
 		ks.mu.Unlock()
-		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Cache-Control", cc)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)

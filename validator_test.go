@@ -642,3 +642,39 @@ func TestCloseWaitsForFetchUnderWay(t *testing.T) {
 		t.Fatal("a hook ran after Close returned")
 	}
 }
+
+func TestBackgroundRefreshFollowsMaxAge(t *testing.T) {
+	old, next := newRSASigner(t, 2048), newRSASigner(t, 2048)
+	next.kid = "next"
+	ks := newKeyServer(t, jwksOf(t, old))
+	ks.mu.Lock()
+	ks.maxAge = "public, max-age=1"
+	ks.mu.Unlock()
+	v := newLocal(t, ks, func(c *Config) { c.KeyRefreshMin = 10 * time.Millisecond })
+	ks.set(jwksOf(t, next), 200) // Hanko rotated and dropped the old key
+	deadline := time.Now().Add(5 * time.Second)
+	for ks.fetches.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no background refresh after max-age")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := v.keys.lookup("next"); !ok {
+		// The fetch may have just started; wait for its result.
+		waitFor(t, func() bool { _, ok := v.keys.lookup("next"); return ok })
+	}
+	if _, ok := v.keys.lookup(old.kid); ok {
+		t.Fatal("a key Hanko dropped is still in use after the refresh")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
