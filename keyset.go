@@ -210,13 +210,17 @@ func (j *jwks) run(c *fetchCall) {
 		n = len(cur.keys)
 	}
 	outcome := "ok"
-	if err != nil {
+	switch {
+	case err != nil && j.ctx.Err() != nil:
+		// Cancelled by Close: not a failure of Hanko's, nothing to report.
+		outcome = ""
+	case err != nil:
 		outcome = "error"
 		j.cfg.Logger.Warn("hankoauth: JWKS fetch failed; keeping the last good key set", "url", j.url, "keys", n, "error", err)
-	} else {
+	default:
 		j.cfg.Logger.Debug("hankoauth: JWKS fetched", "url", j.url, "keys", n, "max_age", ks.maxAge)
 	}
-	if h := j.cfg.Hooks.KeysRefreshed; h != nil {
+	if h := j.cfg.Hooks.KeysRefreshed; h != nil && outcome != "" {
 		h(outcome, n)
 	}
 	j.mu.Lock()
