@@ -232,24 +232,37 @@ func (h *Hanko) validatePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, "failed to parse token claims: "+err.Error())
 		return
 	}
-	h.mu.Lock()
-	row, idle := h.sessions[c.sessionID], h.idle
-	if row == nil {
-		h.mu.Unlock()
+	lastUsed, idle, live := h.useSession(w, c.sessionID, now, true)
+	if !live {
 		writeInvalid(w)
 		return
+	}
+	writeValid(w, c, idleExpiry(lastUsed, idle, c.expiration))
+}
+
+// useSession looks up the session row sid at now, as Hanko does for a
+// token that verified: a missing row is not live; a row idle for longer
+// than the idle timeout is deleted (and the cookie cleared on w). With
+// touch (POST), the idle timer restarts at now. It returns the last use to
+// report idle_expires_at from, and the idle timeout.
+func (h *Hanko) useSession(w http.ResponseWriter, sid string, now time.Time, touch bool) (lastUsed time.Time, idle time.Duration, live bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	row, idle := h.sessions[sid], h.idle
+	if row == nil {
+		return time.Time{}, idle, false
 	}
 	if idle > 0 && now.Sub(row.lastUsed) > idle {
-		delete(h.sessions, c.sessionID)
-		h.mu.Unlock()
+		delete(h.sessions, sid)
 		h.deleteCookie(w)
-		writeInvalid(w)
-		return
+		return time.Time{}, idle, false
 	}
-	lastUsed := now.UTC()
+	if !touch {
+		return row.lastUsed, idle, true
+	}
+	lastUsed = now.UTC()
 	row.lastUsed = lastUsed.Round(time.Microsecond) // as PostgreSQL stores it
-	h.mu.Unlock()
-	writeValid(w, c, idleExpiry(lastUsed, idle, c.expiration))
+	return lastUsed, idle, true
 }
 
 // validateGet is GET /sessions/validate (Hanko's ValidateSession): it tries
@@ -268,20 +281,10 @@ func (h *Hanko) validateGet(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, http.StatusBadRequest, "failed to parse token claims: "+err.Error())
 			return
 		}
-		h.mu.Lock()
-		row, idle := h.sessions[c.sessionID], h.idle
-		if row == nil {
-			h.mu.Unlock()
+		lastUsed, idle, live := h.useSession(w, c.sessionID, now, false)
+		if !live {
 			continue
 		}
-		if idle > 0 && now.Sub(row.lastUsed) > idle {
-			delete(h.sessions, c.sessionID)
-			h.mu.Unlock()
-			h.deleteCookie(w)
-			continue
-		}
-		lastUsed := row.lastUsed
-		h.mu.Unlock()
 		writeValid(w, c, idleExpiry(lastUsed, idle, c.expiration))
 		return
 	}
