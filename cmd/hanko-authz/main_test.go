@@ -34,7 +34,18 @@ func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (
 		stdin:     strings.NewReader(stdin),
 		stdout:    &out,
 		stderr:    &errOut,
-		lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		lookupEnv: func(k string) (string, bool) {
+			if v, ok := env[k]; ok {
+				return v, true
+			}
+			// Never the default ports on every interface: tests bind
+			// free loopback ports, and may run beside a real dev.
+			switch k {
+			case "HANKO_AUTHZ_GRPC_ADDR", "HANKO_AUTHZ_HTTP_ADDR", "HANKO_AUTHZ_HANKO_ADDR":
+				return "127.0.0.1:0", true
+			}
+			return "", false
+		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
