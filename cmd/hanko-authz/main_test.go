@@ -31,9 +31,9 @@ func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (
 	t.Helper()
 	var out, errOut bytes.Buffer
 	c := &cli{
-		stdin:     strings.NewReader(stdin),
-		stdout:    &out,
-		stderr:    &errOut,
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errOut,
 		lookupEnv: func(k string) (string, bool) {
 			if v, ok := env[k]; ok {
 				return v, true
