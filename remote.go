@@ -118,8 +118,8 @@ func parseValidateResponse(data []byte) (*Session, error) {
 		return nil, newError(ErrRevoked, errors.New("hanko answered is_valid false"))
 	}
 	var c remoteClaims
-	if len(r.Claims) == 0 || json.Unmarshal(r.Claims, &c) != nil || c.Subject == "" || c.SessionID == "" {
-		return nil, newError(ErrUnavailable, fmt.Errorf("%w: a valid session without subject and session_id", errHankoProtocol))
+	if len(r.Claims) == 0 || json.Unmarshal(r.Claims, &c) != nil || c.Subject == "" || c.SessionID == "" || c.Expiration.IsZero() {
+		return nil, newError(ErrUnavailable, fmt.Errorf("%w: a valid session without subject, session_id or expiration", errHankoProtocol))
 	}
 	s := &Session{
 		UserID:    c.Subject,

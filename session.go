@@ -46,6 +46,16 @@ type Email struct {
 	Primary  bool
 }
 
+// EndsAt is when the session ends by time: ExpiresAt, or IdleExpiresAt
+// when Hanko reported an earlier one. It is zero only for a Session that
+// did not come from Validate (which always knows ExpiresAt).
+func (s *Session) EndsAt() time.Time {
+	if !s.IdleExpiresAt.IsZero() && (s.ExpiresAt.IsZero() || s.IdleExpiresAt.Before(s.ExpiresAt)) {
+		return s.IdleExpiresAt
+	}
+	return s.ExpiresAt
+}
+
 // HasAMR reports whether the session's login used the authentication
 // method m (for example "passkey").
 func (s *Session) HasAMR(m string) bool {

@@ -229,9 +229,7 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 		return result{path: PathRemote}, newError(ErrSessionMismatch, nil)
 	}
 	s.IdleExpiresAt = rs.IdleExpiresAt
-	if !s.IdleExpiresAt.IsZero() {
-		until = earliest(until, s.IdleExpiresAt)
-	}
+	until = earliest(until, s.EndsAt())
 	return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)
 }
 
@@ -259,13 +257,7 @@ func (v *Validator) computeRemote(ctx context.Context, token string, key [32]byt
 	case s.UserID != c.Subject || s.SessionID != c.SessionID:
 		return result{path: PathRemote}, newError(ErrSessionMismatch, nil)
 	}
-	until := now.Add(v.cfg.RevalidateAfter)
-	if !s.ExpiresAt.IsZero() {
-		until = earliest(until, s.ExpiresAt)
-	}
-	if !s.IdleExpiresAt.IsZero() {
-		until = earliest(until, s.IdleExpiresAt)
-	}
+	until := earliest(now.Add(v.cfg.RevalidateAfter), s.EndsAt())
 	return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)
 }
 

@@ -198,6 +198,9 @@ func TestHybridHankoAnswers(t *testing.T) {
 		{"200 not json", func(h *recordedHanko) { h.body = []byte(`<html>proxy</html>`) }, ErrUnavailable, ReasonUnavailable},
 		{"200 without is_valid", func(h *recordedHanko) { h.body = []byte(`{}`) }, ErrUnavailable, ReasonUnavailable},
 		{"valid without claims", func(h *recordedHanko) { h.body = []byte(`{"is_valid":true}`) }, ErrUnavailable, ReasonUnavailable},
+		{"valid without expiration", func(h *recordedHanko) {
+			h.body = []byte(`{"is_valid":true,"claims":{"subject":"0227d571-009a-4cdb-9378-caeaefd071ec","session_id":"7a14fa80-6328-4fe0-b9d5-00d0bd5861cb"}}`)
+		}, ErrUnavailable, ReasonUnavailable},
 		{"answer too large", func(h *recordedHanko) {
 			h.body = []byte(`{"is_valid":false,"x":"` + strings.Repeat("a", maxValidateBytes) + `"}`)
 		}, ErrUnavailable, ReasonUnavailable},

@@ -138,15 +138,11 @@ func (a *authenticator) watch(ctx context.Context, cancel context.CancelCauseFun
 	}
 }
 
-// sessionEnd is when s ends: its expiry, or its idle expiry if earlier.
-// A session without an expiry ends in the far future.
+// sessionEnd is when s ends (hankoauth.Session.EndsAt); a session that
+// does not know its end ends in the far future.
 func sessionEnd(s *hankoauth.Session) time.Time {
-	end := s.ExpiresAt
-	if !s.IdleExpiresAt.IsZero() && (end.IsZero() || s.IdleExpiresAt.Before(end)) {
-		end = s.IdleExpiresAt
+	if end := s.EndsAt(); !end.IsZero() {
+		return end
 	}
-	if end.IsZero() {
-		return time.Now().Add(100 * 365 * 24 * time.Hour)
-	}
-	return end
+	return time.Now().Add(100 * 365 * 24 * time.Hour)
 }

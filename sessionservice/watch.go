@@ -168,17 +168,13 @@ func (s *Service) watchInterval(d *durationpb.Duration) (time.Duration, error) {
 	}
 }
 
-// sessionEnd is when sess ends: its expiry, or its idle expiry if Hanko
-// reported an earlier one. A session without either never ends by time.
+// sessionEnd is when sess ends (hankoauth.Session.EndsAt); a session put
+// into the context without an expiry never ends by time.
 func sessionEnd(sess *hankoauth.Session) time.Time {
-	end := sess.ExpiresAt
-	if !sess.IdleExpiresAt.IsZero() && (end.IsZero() || sess.IdleExpiresAt.Before(end)) {
-		end = sess.IdleExpiresAt
+	if end := sess.EndsAt(); !end.IsZero() {
+		return end
 	}
-	if end.IsZero() {
-		return time.Unix(1<<62, 0)
-	}
-	return end
+	return time.Unix(1<<62, 0)
 }
 
 // StreamServerInterceptor is interceptor.StreamServerInterceptor(v,
