@@ -77,6 +77,5 @@
 // sidecar. UnaryClientInterceptor and StreamClientInterceptor forward the
 // token of the server call in progress to the calls a handler makes with
 // its context: the server interceptors keep the validated token in the
-// context under a key private to this package, for the client
-// interceptors only.
+// context, where TokenFromContext (and these client interceptors) find it.
 package interceptor

@@ -16,9 +16,11 @@
 //	)
 //	sessionservice.New(v).Register(srv)
 //
-// Give the service the interceptors' cookie name and token header
-// (WithCookieName, WithTokenHeader) when they are not the defaults:
-// WatchSession reads the caller's token again from the metadata.
+// WatchSession re-checks the token the interceptors validated
+// (interceptor.TokenFromContext). Behind another authenticator it reads the
+// token from the metadata instead: then give the service the cookie name
+// and token header (WithCookieName, WithTokenHeader) when they are not the
+// defaults.
 //
 // # Authorisation
 //

@@ -38,8 +38,9 @@ type Service struct {
 type Option func(*Service)
 
 // WithCookieName sets the name of Hanko's session cookie, as given to the
-// interceptors with interceptor.WithCookieName. WatchSession reads the
-// caller's token again from the request metadata with it. Default "hanko".
+// interceptors with interceptor.WithCookieName. WatchSession uses it only
+// when the interceptors did not hand it the token (another authenticator).
+// Default "hanko".
 func WithCookieName(name string) Option {
 	return func(s *Service) { s.extractor.CookieName = name }
 }
