@@ -394,3 +394,36 @@ func TestPublicMethodsMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestOneConfigurationForBothKinds is the setup that the per-kind
+// constructors made easy to get wrong: options given once apply to
+// streaming calls as well as unary ones. A requirement denies a stream,
+// and a public service's stream (health Watch) needs no session.
+func TestOneConfigurationForBothKinds(t *testing.T) {
+	h := hankotest.NewServer()
+	defer h.Close()
+	v, _ := newValidator(t, h, hankoauth.ModeHybrid)
+	conn := serve(t, nil, serverOpts(v,
+		WithPublicMethods(healthpb.Health_ServiceDesc.ServiceName),
+		WithRequirement(hankoauth.RequireVerifiedEmail()))...)
+	unverified := false
+	m := h.MustMint(t, hankotest.Session{Email: "eve@example.com", EmailVerified: &unverified})
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+m.Token)
+	client := testpb.NewTestServiceClient(conn)
+
+	_, err := client.UnaryCall(ctx, &testpb.SimpleRequest{})
+	checkStatus(t, err, codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden)
+	stream, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	checkStatus(t, err, codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden)
+
+	watch, err := healthpb.NewHealthClient(conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("public health Watch without a session = %v, %v; want SERVING", resp, err)
+	}
+}
