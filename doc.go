@@ -26,7 +26,20 @@
 // tokens of a session id at once, for revocation pushed from outside (Hanko's
 // session.delete.* webhooks).
 //
-// # Errors
+// # Lifecycle
+//
+// New never waits for Hanko: the JWKS is loaded in the background, and
+// retried at least every 2 s until it loads, so readiness follows Hanko's
+// return within seconds. Validate needs no wait: a call that comes before
+// the first JWKS fetches it (or joins the fetch under way). Ready says
+// whether the validator can judge tokens, WaitReady(ctx) waits until it
+// can (for readiness probes and start-up); their error names the last
+// failure. Close cancels and waits for the calls to Hanko, stops the
+// background refresh and closes idle connections: nothing of the
+// validator runs after it returns. Nothing is logged unless Config.Logger
+// is set, as in every package of this module.
+//
+// # Errors and the reason table
 //
 // Every error matches exactly one of ErrNoToken, ErrInvalidToken and
 // ErrUnavailable with errors.Is; an invalid token also matches its precise
@@ -34,8 +47,19 @@
 // metrics, logs and clients. Error messages may carry internal detail but
 // never the token: log them, and show clients only the reason.
 //
+// Each Reason is listed once, in one table (Reasons, Reason.Info): its
+// Class, the generic message a client sees, its gRPC code, HTTP status
+// and WWW-Authenticate challenge. The interceptors, the ext_authz server
+// and the metrics all derive their answers from it, so the edges cannot
+// disagree. ErrorInfoDomain is the domain of the google.rpc.ErrorInfo that
+// carries the reason to gRPC clients. A caller that gives up before the
+// check is done gets ReasonCanceled, never ReasonUnavailable: a timeout of
+// the caller's is not an outage of Hanko's.
+//
 // # Extracting tokens
 //
 // Extractor finds the token in request headers the same way for every
-// edge: gRPC metadata, Envoy's CheckRequest and net/http.
+// edge: gRPC metadata, Envoy's CheckRequest and net/http; ExtractSource
+// also says where it found it (for an edge that strips it), and
+// RemoveCookie removes the session cookie from a Cookie header.
 package hankoauth

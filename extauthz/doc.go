@@ -8,10 +8,29 @@
 // otherwise Envoy's failure_mode_allow never turns a denial into an
 // admission.
 //
+// # Usage
+//
+// Configure the server once; an invalid option (a public path, an HTTP
+// method or a header name) is an error of NewServer, never a panic:
+//
+//	authz, err := extauthz.NewServer(v,
+//		extauthz.WithPublicPaths("/public/", "/healthz"),
+//		extauthz.WithPublicHTTPMethods("OPTIONS"),
+//		extauthz.WithRequirement(hankoauth.RequireVerifiedEmail()),
+//		extauthz.WithLogger(logger))
+//	...
+//	authz.Register(grpcServer)                 // Envoy's gRPC ext_authz
+//	mux.Handle("/authz/", authz.HTTPHandler("/authz")) // http_service, auth_request
+//
+// The options mean what they mean in package interceptor: WithRequirement
+// composes (every requirement given must hold), WithLogger is the only
+// way to get log lines (nothing is logged without it), WithCookieName and
+// WithDecisionHook are the same. WithPublicHTTPMethods names HTTP verbs,
+// not gRPC methods.
+//
 // # Envoy
 //
-// Point the HTTP ext_authz filter at the gRPC server (Register, or
-// authv3.RegisterAuthorizationServer). Let Envoy normalise paths before
+// Point the HTTP ext_authz filter at the gRPC server (Register). Let Envoy normalise paths before
 // ext_authz sees them, and remove client-sent identity headers on routes
 // where ext_authz is disabled (deploy/envoy/envoy.yaml has the full
 // bootstrap):
@@ -71,6 +90,10 @@
 //
 // # Status table
 //
+// Every status, message and challenge below comes from hankoauth's reason
+// table (hankoauth.Reason.Info), which the interceptors and the metrics
+// share.
+//
 //	case                          CheckResponse status        HTTP  WWW-Authenticate                                  reason (body, metadata)
 //	public path or method         OK                          -     -                                                 OK
 //	live session                  OK                          -     -                                                 OK
@@ -80,12 +103,14 @@
 //	Hanko unavailable             UNAVAILABLE                 503   - (Retry-After: 1, WithRetryAfter)                HANKO_UNAVAILABLE
 //	Hanko unavailable, ReturnError  gRPC error Unavailable: Envoy's failure_mode_allow / status_on_error decide
 //	no HTTP attributes            INVALID_ARGUMENT            -     -                                                 HTTP_ATTRIBUTES_MISSING
+//	the caller gave up            CANCELLED                   499   -                                                 REQUEST_CANCELED
 //
 // A denial's body is JSON, "content-type: application/json":
 //
 //	{"error":"unauthenticated","reason":"SESSION_EXPIRED"}
 //
-// with error "unauthenticated", "permission_denied" or "unavailable". The
+// with error "unauthenticated", "permission_denied", "unavailable" or
+// "canceled". The
 // status message and every text a client sees is fixed ("missing session
 // token", "session expired", "invalid session", "permission denied",
 // "authentication temporarily unavailable"); the error behind a denial
@@ -172,15 +197,17 @@
 // returns a gRPC Unavailable error instead, so that Envoy's
 // failure_mode_allow and status_on_error (Istio: failOpen, statusOnError)
 // decide; with failure_mode_allow: true requests then pass without a
-// session while Hanko is down. A Check whose own context ends is also
-// answered as unavailable.
+// session while Hanko is down. A Check whose own context ends first
+// (Envoy's timeout) is not Hanko's failure: it is answered CANCELLED with
+// the reason REQUEST_CANCELED, and counted so (result "canceled").
 //
 // # Public routes
 //
 // WithPublicPaths lets paths through without a session: "/healthz" is
 // exact, "/public/" matches itself and everything below it, "/static*"
-// everything that starts with "/static". WithPublicMethods("OPTIONS") lets
-// CORS preflights through on every path. A public request still has every
+// everything that starts with "/static". WithPublicHTTPMethods("OPTIONS")
+// lets CORS preflights through on every path. Public requests are
+// reported to the decision hook with the result "public", not "allow". A public request still has every
 // identity header removed and carries no session, even when it has a token.
 //
 // Paths are matched case-sensitively, without query and fragment, after

@@ -9,7 +9,7 @@
 //	defer shutdown(context.Background())
 //	v, err := hankoauth.New(hankoauth.Config{
 //		APIURL:     apiURL,
-//		HTTPClient: &http.Client{Timeout: hankoauth.DefaultRequestTimeout, Transport: tracing.Transport(base)},
+//		HTTPClient: hankoauth.NewHTTPClient(hankoauth.DefaultRequestTimeout, tracing.Transport),
 //	})
 //	srv := grpc.NewServer(tracing.ServerOption(), ...)
 //	logger.Info("...", "trace_id", tracing.TraceID(ctx))

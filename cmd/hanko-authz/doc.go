@@ -23,7 +23,9 @@
 //     grpcurl and curl commands. For a laptop, never for production.
 //   - validate [TOKEN]: validates one token (the argument, or stdin) and
 //     prints its session as JSON. Exit status 0 valid, 1 rejected (the
-//     reason code on stderr), 2 Hanko unreachable or a usage error.
+//     reason code on stderr), 2 a usage error, 3 Hanko could not be asked
+//     (a refused connection fails at once, naming the cause; a Hanko that
+//     does not answer, after --timeout).
 //   - version: the version and the Go version.
 //   - help [command]: usage; "hanko-authz <command> -h" too.
 //
@@ -45,5 +47,6 @@
 // A bad flag, an invalid --hanko-url or an address in use is reported in
 // one line on stderr; the exit status is 2 for usage errors and 1 for
 // other failures. Logs (log/slog, --log-format text or json) go to stderr
-// and never contain a token.
+// and never contain a token; durations print as text ("10m0s") in both
+// formats.
 package main
