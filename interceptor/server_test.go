@@ -257,7 +257,8 @@ func TestUnaryCallerGaveUp(t *testing.T) {
 	defer h.Close()
 	h.Fail(hankotest.EndpointValidate, hankotest.Failure{Delay: 5 * time.Second})
 	v, _ := newValidator(t, h, hankoauth.ModeHybrid)
-	unary := mustNew(v, WithLogger(newLogger(&logBuffer{}))).Unary()
+	var ds decisions
+	unary := mustNew(v, WithLogger(newLogger(&logBuffer{})), WithDecisionHook(ds.hook)).Unary()
 	info := &grpc.UnaryServerInfo{FullMethod: "/grpc.testing.TestService/UnaryCall"}
 	handler := func(context.Context, any) (any, error) { t.Error("handler ran"); return nil, nil }
 
@@ -283,6 +284,10 @@ func TestUnaryCallerGaveUp(t *testing.T) {
 			_, err := unary(ctx, nil, info, handler)
 			if got := status.Code(err); got != tt.want {
 				t.Fatalf("code = %v (%v), want %v", got, err, tt.want)
+			}
+			// Counted as the caller's doing, not as Hanko's outage.
+			if d := ds.list(); len(d) == 0 || d[len(d)-1].Reason != hankoauth.ReasonCanceled || d[len(d)-1].Result != hankoauth.ResultCanceled {
+				t.Errorf("decisions = %+v, want the last one canceled REQUEST_CANCELED", d)
 			}
 		})
 	}

@@ -289,3 +289,45 @@ func TestStreamEndsDuringRecheck(t *testing.T) {
 		t.Errorf("the stream took %v, held up by the re-check", d)
 	}
 }
+
+// TestOwnStreamEnd: a handler that takes the end of its stream over keeps
+// its context and its stream past the session's expiry (to send a last
+// message, as WatchSession does); without it, the watcher ends the stream.
+// Taking over after the watcher ended the session fails.
+func TestOwnStreamEnd(t *testing.T) {
+	h := hankotest.NewServer()
+	defer h.Close()
+	v, _ := newValidator(t, h, hankoauth.ModeLocal)
+	a := mustNew(v, WithLogger(newLogger(&logBuffer{})))
+	const method = "/grpc.testing.TestService/StreamingOutputCall"
+	session := func() *hankoauth.Session {
+		return &hankoauth.Session{ExpiresAt: v.Now().Add(50 * time.Millisecond)}
+	}
+
+	err := a.watchStream(context.Background(), session(), "", method, func(ctx context.Context) error {
+		if !OwnStreamEnd(ctx) {
+			t.Error("OwnStreamEnd before the expiry = false")
+		}
+		time.Sleep(200 * time.Millisecond) // past the expiry
+		if ctx.Err() != nil || sessionEndStatus(ctx) != nil {
+			t.Errorf("the watcher ended a stream whose handler owns its end: %v", context.Cause(ctx))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("owned stream: %v", err)
+	}
+
+	err = a.watchStream(context.Background(), session(), "", method, func(ctx context.Context) error {
+		<-ctx.Done()
+		if OwnStreamEnd(ctx) {
+			t.Error("OwnStreamEnd after the watcher ended the session = true")
+		}
+		return ctx.Err()
+	})
+	checkStatus(t, err, codes.Unauthenticated, "session expired", hankoauth.ReasonExpired)
+
+	if !OwnStreamEnd(context.Background()) {
+		t.Error("OwnStreamEnd without a watcher = false")
+	}
+}
