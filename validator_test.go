@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -646,29 +647,51 @@ func TestCloseWaitsForFetchUnderWay(t *testing.T) {
 	}
 }
 
+// The background refresh follows Hanko's Cache-Control max-age (floored
+// at KeyRefreshMin), on a fake clock: a synctest bubble and an in-memory
+// Hanko.
 func TestBackgroundRefreshFollowsMaxAge(t *testing.T) {
 	old, next := newRSASigner(t, 2048), newRSASigner(t, 2048)
 	next.kid = "next"
-	ks := newKeyServer(t, jwksOf(t, old))
-	ks.mu.Lock()
-	ks.maxAge = "public, max-age=1"
-	ks.mu.Unlock()
-	v := newLocal(t, ks, func(c *Config) { c.KeyRefreshMin = 10 * time.Millisecond })
-	ks.set(jwksOf(t, next), 200) // Hanko rotated and dropped the old key
-	deadline := time.Now().Add(5 * time.Second)
-	for ks.fetches.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("no background refresh after max-age")
+	oldSet, nextSet := jwksOf(t, old), jwksOf(t, next)
+	synctest.Test(t, func(t *testing.T) {
+		var rotated atomic.Bool
+		var fetches atomic.Int64
+		client := &http.Client{Transport: handlerTransport(func(w http.ResponseWriter, _ *http.Request) {
+			fetches.Add(1)
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			if rotated.Load() {
+				_, _ = w.Write(nextSet)
+				return
+			}
+			_, _ = w.Write(oldSet)
+		})}
+		v, err := New(Config{APIURL: "http://hanko.test", Mode: ModeLocal, Now: fixedNow, HTTPClient: client, KeyRefreshMin: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if _, ok := v.keys.lookup("next"); !ok {
-		// The fetch may have just started; wait for its result.
-		waitFor(t, func() bool { _, ok := v.keys.lookup("next"); return ok })
-	}
-	if _, ok := v.keys.lookup(old.kid); ok {
-		t.Fatal("a key Hanko dropped is still in use after the refresh")
-	}
+		defer v.Close()
+		if err := v.WaitReady(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		rotated.Store(true) // Hanko rotated and dropped the old key
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if n := fetches.Load(); n != 1 {
+			t.Fatalf("%d fetches before max-age passed, want 1", n)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := fetches.Load(); n != 2 {
+			t.Fatalf("%d fetches once max-age passed, want 2", n)
+		}
+		if _, ok := v.keys.lookup("next"); !ok {
+			t.Fatal("the new key is not in use after the refresh")
+		}
+		if _, ok := v.keys.lookup(old.kid); ok {
+			t.Fatal("a key Hanko dropped is still in use after the refresh")
+		}
+	})
 }
 
 func waitFor(t *testing.T, cond func() bool) {
