@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -350,13 +349,6 @@ func (u *upstream) byID(id string) (received, bool) {
 		}
 	}
 	return received{}, false
-}
-
-// all returns everything received so far.
-func (u *upstream) all() []received {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return slices.Clone(u.got)
 }
 
 // envoy is a running Envoy.
