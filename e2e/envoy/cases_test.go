@@ -31,6 +31,7 @@ var forgedIdentity = []string{
 // Case 1: the shipped configs pass envoy --mode validate as they are.
 func TestShippedConfigsValidate(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	for _, f := range []string{grpcConfig, httpConfig} {
 		t.Run(path.Base(f), func(t *testing.T) { validateConfig(t, readConfig(t, f)) })
 	}
@@ -39,6 +40,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 // Cases 2-6 and 9 on the shipped gRPC config.
 func TestGRPCExtAuthz(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	s := startStack(t, config{file: grpcConfig})
 	t.Run("allowed", func(t *testing.T) { testAllowed(t, s) })
 	t.Run("denied", func(t *testing.T) { testDenied(t, s) })
@@ -51,6 +53,7 @@ func TestGRPCExtAuthz(t *testing.T) {
 // Case 7: cases 2-4 (and 5, 6) on the shipped HTTP (http_service) config.
 func TestHTTPExtAuthz(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	s := startStack(t, config{file: httpConfig})
 	t.Run("allowed", func(t *testing.T) { testAllowed(t, s) })
 	t.Run("denied", func(t *testing.T) { testDenied(t, s) })
@@ -63,6 +66,7 @@ func TestHTTPExtAuthz(t *testing.T) {
 // sends header_map with raw values instead of headers.
 func TestRawHeaders(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	s := startStack(t, config{file: grpcConfig, edit: func(c string) string {
 		const at = "transport_api_version: V3\n"
 		i := strings.Index(c, at)
@@ -79,6 +83,7 @@ func TestRawHeaders(t *testing.T) {
 // Case 2, --strip-token: the upstream never sees the token.
 func TestStripToken(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	for _, f := range []string{grpcConfig, httpConfig} {
 		t.Run(path.Base(f), func(t *testing.T) {
 			s := startStack(t, config{file: f, flags: []string{"--strip-token"}})
@@ -116,6 +121,7 @@ func TestStripToken(t *testing.T) {
 // Case 3, a failed Requirement: 403 (HTTP) and PermissionDenied (gRPC).
 func TestRequirement(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	for _, f := range []string{grpcConfig, httpConfig} {
 		t.Run(path.Base(f), func(t *testing.T) {
 			s := startRequirementStack(t, config{file: f})
@@ -527,6 +533,7 @@ func testFailures(t *testing.T, s *stack, grpcCheck bool) {
 // If this test fails, Envoy no longer does that.
 func TestHTTPServiceContentTypeFailsOpen(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	s := startStack(t, config{file: httpConfig, edit: func(c string) string {
 		const at = "                          - exact: cookie\n                      failure_mode_allow: false\n"
 		if strings.Count(c, at) != 1 {

@@ -15,6 +15,7 @@ const istioFilters = "deploy/istio/testdata/sidecar-http-filters.json"
 // CUSTOM policy, in real Envoy: cases 2-5, the policy's notPaths included.
 func TestIstioFilters(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	s := &stack{hanko: startHanko(t), up: startUpstream(t)}
 	// As in the cluster: hanko-authz decides on every path Istio sends it;
 	// the public paths are the policy's notPaths.

@@ -15,6 +15,7 @@ import (
 // hanko-authz does not (within --revalidate-after).
 func TestJWTAuthnSideBySide(t *testing.T) {
 	needEnvoy(t)
+	t.Parallel()
 	s := startStack(t, config{file: grpcConfig})
 	listen, admin := freeAddr(t), freeAddr(t)
 	cfg := rewriteAddresses(t, readConfig(t, "e2e/envoy/testdata/jwt-authn.yaml"), map[string]string{
