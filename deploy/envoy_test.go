@@ -14,6 +14,7 @@ import (
 	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
 	// Registered for their side effect only, so that the typed_config Any
@@ -22,7 +23,16 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 )
 
-const envoyConfig = "envoy/envoy.yaml"
+// The shipped Envoy bootstraps: ext_authz over gRPC, and over HTTP
+// (http_service).
+const (
+	envoyConfig     = "envoy/envoy.yaml"
+	envoyHTTPConfig = "envoy/envoy-http.yaml"
+)
+
+// publicPathRegex is the public route's match: plain path characters only
+// (see the comment in the configs).
+const publicPathRegex = "/public/[A-Za-z0-9._~!$&'()*+,=:@/-]*"
 
 var identityHeaders = []string{"x-hanko-user-id", "x-hanko-session-id", "x-hanko-email"}
 
@@ -39,8 +49,9 @@ func loadEnvoy(y []byte) (*bootstrapv3.Bootstrap, error) {
 }
 
 // checkEnvoy asserts the properties the deployment relies on and returns
-// every violation found.
-func checkEnvoy(b *bootstrapv3.Bootstrap) error {
+// every violation found. httpService selects the checks of the
+// http_service config (envoy-http.yaml) instead of the gRPC one.
+func checkEnvoy(b *bootstrapv3.Bootstrap, httpService bool) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -100,17 +111,53 @@ func checkEnvoy(b *bootstrapv3.Bootstrap) error {
 		if err != nil {
 			fail("%v", err)
 		}
-		if got := az.GetGrpcService().GetEnvoyGrpc().GetClusterName(); got != "hanko_authz" {
+		if httpService {
+			hs := az.GetHttpService()
+			if got := hs.GetServerUri().GetCluster(); got != "hanko_authz_http" {
+				fail("ext_authz http_service cluster = %q, want hanko_authz_http", got)
+			}
+			if d := hs.GetServerUri().GetTimeout(); d == nil || d.AsDuration() <= 0 {
+				fail("ext_authz http_service timeout must be set")
+			}
+			if got := hs.GetPathPrefix(); got != "/authz" {
+				fail("ext_authz http_service path_prefix = %q, want /authz", got)
+			}
+			if hs.GetAuthorizationRequest().GetAllowedHeaders() != nil {
+				fail("use ExtAuthz.allowed_headers, not the deprecated authorization_request.allowed_headers")
+			}
+			sent := exactPatterns(az.GetAllowedHeaders().GetPatterns())
+			if !slices.Contains(sent, "cookie") {
+				fail("ext_authz allowed_headers %v must include cookie (the session cookie)", sent)
+			}
+			if len(sent) != len(az.GetAllowedHeaders().GetPatterns()) {
+				fail("ext_authz allowed_headers must list exact names only")
+			}
+			for _, h := range []string{"content-type", "x-forwarded-uri", "x-original-uri", "x-forwarded-method", "x-original-method"} {
+				if slices.Contains(sent, h) {
+					// content-type: application/grpc makes Envoy's own
+					// failure to reach hanko-authz an HTTP 200 (fail open);
+					// the others let a client name another request.
+					fail("ext_authz allowed_headers must not include %s", h)
+				}
+			}
+			up := exactPatterns(hs.GetAuthorizationResponse().GetAllowedUpstreamHeaders().GetPatterns())
+			if !containsAll(up, identityHeaders) {
+				fail("allowed_upstream_headers %v, want %v", up, identityHeaders)
+			}
+			cl := exactPatterns(hs.GetAuthorizationResponse().GetAllowedClientHeaders().GetPatterns())
+			if !containsAll(cl, []string{"www-authenticate", "retry-after", "content-type"}) {
+				fail("allowed_client_headers %v must pass www-authenticate, retry-after and content-type", cl)
+			}
+		} else if got := az.GetGrpcService().GetEnvoyGrpc().GetClusterName(); got != "hanko_authz" {
 			fail("ext_authz envoy_grpc cluster = %q, want hanko_authz", got)
+		} else if d := az.GetGrpcService().GetTimeout(); d == nil || d.AsDuration() <= 0 {
+			fail("ext_authz grpc_service timeout must be set")
 		}
 		if az.GetFailureModeAllow() {
 			fail("ext_authz failure_mode_allow must be false (fail closed)")
 		}
 		if az.GetTransportApiVersion() != corev3.ApiVersion_V3 {
 			fail("ext_authz transport_api_version = %v, want V3", az.GetTransportApiVersion())
-		}
-		if d := az.GetGrpcService().GetTimeout(); d == nil || d.AsDuration() <= 0 {
-			fail("ext_authz grpc_service timeout must be set")
 		}
 		if got := az.GetStatusOnError().GetCode(); got != typev3.StatusCode_ServiceUnavailable {
 			fail("ext_authz status_on_error = %v, want ServiceUnavailable", got)
@@ -123,12 +170,15 @@ func checkEnvoy(b *bootstrapv3.Bootstrap) error {
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
 		routes = append(routes, vh.GetRoutes()...)
 	}
-	public := map[string]bool{"prefix:/public/": false, "path:/healthz": false}
+	public := map[string]bool{"regex:" + publicPathRegex: false, "path:/healthz": false}
 	sawDefault := false
 	for _, r := range routes {
 		key := "prefix:" + r.GetMatch().GetPrefix()
 		if r.GetMatch().GetPath() != "" {
 			key = "path:" + r.GetMatch().GetPath()
+		}
+		if re := r.GetMatch().GetSafeRegex(); re != nil {
+			key = "regex:" + re.GetRegex()
 		}
 		if c := r.GetRoute().GetCluster(); clusters[c] == nil {
 			fail("route %s: unknown cluster %q", key, c)
@@ -195,7 +245,9 @@ func checkEnvoy(b *bootstrapv3.Bootstrap) error {
 		}
 		return c
 	}
-	if c := checkCluster("hanko_authz", "hanko-authz", 9001); c != nil {
+	if httpService {
+		checkCluster("hanko_authz_http", "hanko-authz", 9002)
+	} else if c := checkCluster("hanko_authz", "hanko-authz", 9001); c != nil {
 		opts, err := unpack(c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], &upstreamhttpv3.HttpProtocolOptions{})
 		if err != nil {
 			fail("cluster hanko_authz: %v", err)
@@ -208,6 +260,18 @@ func checkEnvoy(b *bootstrapv3.Bootstrap) error {
 	return errors.Join(errs...)
 }
 
+// exactPatterns returns the exact strings of string matchers, skipping
+// every other kind of matcher.
+func exactPatterns(ms []*matcherv3.StringMatcher) []string {
+	var out []string
+	for _, m := range ms {
+		if e := m.GetExact(); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func containsAll(have, want []string) bool {
 	for _, w := range want {
 		if !slices.Contains(have, w) {
@@ -218,12 +282,16 @@ func containsAll(have, want []string) bool {
 }
 
 func TestEnvoyConfig(t *testing.T) {
-	b, err := loadEnvoy(readFile(t, envoyConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := checkEnvoy(b); err != nil {
-		t.Error(err)
+	for _, f := range []string{envoyConfig, envoyHTTPConfig} {
+		t.Run(f, func(t *testing.T) {
+			b, err := loadEnvoy(readFile(t, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkEnvoy(b, f == envoyHTTPConfig); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -242,7 +310,8 @@ func TestEnvoyConfigRejectsMutations(t *testing.T) {
 		{"fail open", "failure_mode_allow: false", "failure_mode_allow: true", "check"},
 		{"public route keeps ext_authz", "disabled: true", "disabled: false", "check"},
 		{"public route keeps identity headers", "- x-hanko-email\n", "- x-hanko-other\n", "check"},
-		{"authz cluster speaks HTTP/1.1", "http2_protocol_options: {}", "http_protocol_options: {}", "check"},
+		{"authz cluster speaks HTTP/1.1", "explicit_http_config:\n            http2_protocol_options: {}", "explicit_http_config:\n            http_protocol_options: {}", "check"},
+		{"public route matches any prefix", `safe_regex: { regex: "/public/[A-Za-z0-9._~!$&'()*+,=:@/-]*" }`, `safe_regex: { regex: "/public/.*" }`, "check"},
 		{"ext_authz at wrong cluster", "cluster_name: hanko_authz }", "cluster_name: app }", "check"},
 		{"no path normalisation", "normalize_path: true", "normalize_path: false", "check"},
 	}
@@ -259,11 +328,37 @@ func TestEnvoyConfigRejectsMutations(t *testing.T) {
 			if err != nil {
 				t.Fatalf("mutated config should still load: %v", err)
 			}
-			err = checkEnvoy(b)
+			err = checkEnvoy(b, false)
 			if err == nil {
 				t.Fatal("checkEnvoy accepted the mutated config")
 			}
 			t.Log(err)
+		})
+	}
+}
+
+// TestEnvoyHTTPConfigRejectsMutations: the http_service checks catch a
+// broken copy of envoy-http.yaml.
+func TestEnvoyHTTPConfigRejectsMutations(t *testing.T) {
+	src := readFile(t, envoyHTTPConfig)
+	tests := []struct{ name, old, new string }{
+		{"content-type sent to hanko-authz", "- exact: cookie\n                      failure_mode_allow", "- exact: cookie\n                          - exact: content-type\n                      failure_mode_allow"},
+		{"client may name the path", "- exact: cookie\n                      failure_mode_allow", "- exact: cookie\n                          - exact: x-forwarded-uri\n                      failure_mode_allow"},
+		{"no path_prefix", "path_prefix: /authz", "path_prefix: /check"},
+		{"fail open", "failure_mode_allow: false", "failure_mode_allow: true"},
+		{"identity header not passed upstream", "- exact: x-hanko-email\n", "- exact: x-hanko-other\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := loadEnvoy(mutate(t, src, tt.old, tt.new))
+			if err != nil {
+				t.Fatalf("mutated config should still load: %v", err)
+			}
+			if err := checkEnvoy(b, true); err == nil {
+				t.Fatal("checkEnvoy accepted the mutated config")
+			} else {
+				t.Log(err)
+			}
 		})
 	}
 }

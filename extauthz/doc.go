@@ -230,15 +230,17 @@
 //
 // Envoy's http_service appends the original path to path_prefix: mount
 // the handler at prefix and set path_prefix to it. List the headers Envoy
-// must send (authorization_request.allowed_headers: authorization, cookie,
-// content-type) and pass back (authorization_response.allowed_upstream_headers:
-// the identity headers, and cookie with WithStripToken). Do not let Envoy
-// forward X-Forwarded-Uri, X-Original-URI or the method headers: the
-// handler ignores them when a path follows prefix, but for the root path
-// "/" it reads them. Envoy treats a 5xx from an http_service as an error or
-// as a denial depending on its version and the runtime flag
-// envoy.reloadable_features.ext_authz_http_service_5xx_is_denied, so the
-// 503 reaches the client or status_on_error; FailureMode does not apply.
+// must send (allowed_headers: cookie; Envoy always sends authorization)
+// and pass back (authorization_response.allowed_upstream_headers: the
+// identity headers, and cookie with WithStripToken). Do not let Envoy
+// forward content-type: Envoy 1.40 answers its own failure to reach the
+// handler with a gRPC-style HTTP 200 when the check request says
+// "application/grpc", and takes that for an allowed request. Nor
+// X-Forwarded-Uri, X-Original-URI or the method headers: the handler
+// ignores them when a path follows prefix, but for the root path "/" it
+// reads them. Envoy 1.40 treats the handler's 503 as an error of its own
+// and answers status_on_error (a bare 503); FailureMode does not apply.
+// deploy/envoy/envoy-http.yaml is a complete bootstrap.
 //
 // nginx auth_request and Traefik forwardAuth call prefix itself and name
 // the original request in headers: X-Forwarded-Uri (else X-Original-URI)
