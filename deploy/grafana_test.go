@@ -7,6 +7,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+
 	"github.com/hankoauth/hankoauth/deploy/grafana"
 )
 
@@ -19,8 +23,21 @@ func TestDashboardIsGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, dashboardFile); !bytes.Equal(got, want) {
+	got := readFile(t, dashboardFile)
+	if !bytes.Equal(got, want) {
 		t.Fatalf("%s is stale: run `go generate ./grafana` in deploy/", dashboardFile)
+	}
+	// The SDK reads it back, panels and Prometheus queries included.
+	plugins.RegisterDefaultPlugins()
+	var d dashboard.Dashboard
+	if err := json.Unmarshal(got, &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Panels) == 0 || d.Panels[1].Panel == nil || len(d.Panels[1].Panel.Targets) == 0 {
+		t.Fatal("no panel with a query after decoding")
+	}
+	if _, ok := d.Panels[1].Panel.Targets[0].(*prometheus.Dataquery); !ok {
+		t.Errorf("first query decoded as %T, want a Prometheus query", d.Panels[1].Panel.Targets[0])
 	}
 }
 
