@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -59,10 +60,11 @@ var (
 )
 
 // exportedMetrics builds cmd/hanko-authz from the parent module, runs
-// `hanko-authz dev` (serve against the fake Hanko of the hankotest
-// package, every listener on 127.0.0.1 and a free port), sends an allowed
-// and a denied HTTP ext_authz request, and scrapes /metrics. It does this
-// once per test binary.
+// `hanko-authz dev` for its fake Hanko (the hankotest package) and a
+// session minted there, runs `hanko-authz serve` against that Hanko
+// (every listener on 127.0.0.1 and a free port), sends serve an allowed
+// and a denied HTTP ext_authz request, and scrapes its /metrics. It does
+// this once per test binary.
 func exportedMetrics(t *testing.T) exported {
 	t.Helper()
 	scrapeOnce.Do(func() { scrapeResult, scrapeErr = scrape(t.TempDir()) })
@@ -82,49 +84,70 @@ func scrape(dir string) (_ exported, err error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "dev",
-		"--hanko-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
-	cmd.WaitDelay = 5 * time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
+	var stops []func() string
 	defer func() {
-		cancel() // kills the process
-		cmd.Wait()
-		if err != nil {
-			err = fmt.Errorf("%w\nhanko-authz dev stderr:\n%s", err, stderr.String())
+		cancel() // kills the processes
+		for _, stop := range stops {
+			if out := stop(); err != nil {
+				err = fmt.Errorf("%w\n%s", err, out)
+			}
 		}
 	}()
 
-	// dev prints its addresses and a demo session once ready.
-	var httpAddr, token string
-	lines := bufio.NewScanner(stdout)
-	for (httpAddr == "" || token == "") && lines.Scan() {
-		l := strings.TrimSpace(lines.Text())
-		if rest, ok := strings.CutPrefix(l, "HTTP"); ok && httpAddr == "" {
+	// dev provides the fake Hanko, on a free port of 127.0.0.1, and a
+	// session it minted; it prints both once ready.
+	dev, devOut, stopDev, err := start(ctx, bin, "dev",
+		"--hanko-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, stopDev)
+	var hankoURL, token string
+	for (hankoURL == "" || token == "") && devOut.Scan() {
+		l := strings.TrimSpace(devOut.Text())
+		if rest, ok := strings.CutPrefix(l, "fake Hanko"); ok && hankoURL == "" {
 			if f := strings.Fields(rest); len(f) > 0 {
-				httpAddr = strings.TrimPrefix(f[0], "http://")
+				hankoURL = f[0]
 			}
 		}
 		if v, ok := strings.CutPrefix(l, "export TOKEN="); ok {
 			token = v
 		}
 	}
-	if httpAddr == "" || token == "" {
-		return nil, fmt.Errorf("hanko-authz dev printed no HTTP address and token (scan: %v)", lines.Err())
+	if hankoURL == "" || token == "" {
+		return nil, fmt.Errorf("hanko-authz dev printed no fake Hanko URL and token (scan: %v)", devOut.Err())
 	}
-	go io.Copy(io.Discard, stdout) // keep the pipe drained until exit
+	go io.Copy(io.Discard, dev) // keep the pipe drained until exit
+
+	// serve against it; it logs its addresses in JSON on stderr.
+	serve, serveLog, stopServe, err := start(ctx, bin, "serve", "--hanko-url", hankoURL,
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, stopServe)
+	var httpAddr string
+	for httpAddr == "" && serveLog.Scan() {
+		var l struct {
+			Msg      string `json:"msg"`
+			HTTPAddr string `json:"http_addr"`
+		}
+		if json.Unmarshal(serveLog.Bytes(), &l) == nil && l.Msg == "hanko-authz serving" {
+			httpAddr = l.HTTPAddr
+		}
+	}
+	if httpAddr == "" {
+		return nil, fmt.Errorf("hanko-authz serve logged no HTTP address (scan: %v)", serveLog.Err())
+	}
+	go io.Copy(io.Discard, serve)
 	if host, _, err := net.SplitHostPort(httpAddr); err != nil || host != "127.0.0.1" {
 		return nil, fmt.Errorf("HTTP address %q is not on 127.0.0.1", httpAddr)
 	}
 	base := "http://" + httpAddr
 	client := &http.Client{Timeout: 10 * time.Second}
+	if err := waitReady(ctx, client, base+"/readyz"); err != nil {
+		return nil, err
+	}
 
 	// One allowed and one denied decision, so that every vector has
 	// had a sample whatever the metrics package pre-creates.
@@ -175,6 +198,58 @@ func scrape(dir string) (_ exported, err error) {
 		}
 	}
 	return e, nil
+}
+
+// start starts bin with args and returns the output the caller reads
+// (stdout for dev, stderr for serve's log), a scanner over it, and a
+// function that waits for the process (which ctx's end kills) and returns
+// its exit status and other output.
+func start(ctx context.Context, bin string, args ...string) (io.Reader, *bufio.Scanner, func() string, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second
+	var other strings.Builder
+	var r io.Reader
+	var err error
+	if args[0] == "dev" {
+		r, err = cmd.StdoutPipe()
+		cmd.Stderr = &other
+	} else {
+		r, err = cmd.StderrPipe()
+		cmd.Stdout = &other
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	stop := func() string {
+		err := cmd.Wait()
+		return fmt.Sprintf("hanko-authz %s: exit: %v; output:\n%s", args[0], err, other.String())
+	}
+	return r, bufio.NewScanner(r), stop, nil
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(ctx context.Context, client *http.Client, url string) error {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %v", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // seriesNames maps the families to the names their series have in
