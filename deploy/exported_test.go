@@ -33,6 +33,7 @@ var pendingMetrics = map[string]bool{
 	"hankoauth_revocations_applied_total":     true,
 	"hankoauth_revocations_active":            true,
 	"hankoauth_revocations_capacity":          true,
+	"hankoauth_revocations_refused_total":     true,
 	"hankoauth_revocation_stream_up":          true,
 	"hankoauth_revocation_stream_lag_seconds": true,
 	"hankoauth_outage_decisions_total":        true,

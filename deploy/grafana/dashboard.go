@@ -184,6 +184,8 @@ func pendingRows() []row {
 			graph("Revocations in force", "short", "Revocations each replica holds (sessions and users) against its ceiling.",
 				q(`max by (instance) (hankoauth_revocations_active{%s})`, sel).legend("active {{instance}}"),
 				q(`max by (instance) (hankoauth_revocations_capacity{%s})`, sel).legend("capacity {{instance}}")),
+			graph("Revocations refused", "ops", "Revocations refused per second because the store was full (--max-revocations): each is a revoked session that stays valid until revalidation.",
+				q(`sum by (instance, source) (rate(hankoauth_revocations_refused_total{%s}[%s]))`, sel, rateWindow).legend("{{instance}} {{source}}")),
 			graph("Webhook deliveries", "reqps", "Hanko webhook deliveries per second by event and result.",
 				q(`sum by (event, result) (rate(hankoauth_webhooks_total{%s}[%s]))`, sel, rateWindow).legend("{{event}} {{result}}")).stacked(),
 			graph("Revocation stream", "s", "Age of the newest revocation applied from the Redis stream, per replica.",
