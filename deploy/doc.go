@@ -12,6 +12,10 @@
 //   - kubernetes/: Namespace, ServiceAccount, ConfigMap, Deployment,
 //     Service, PodDisruptionBudget, HorizontalPodAutoscaler and a
 //     kustomization listing them.
+//   - grafana/: the Grafana dashboard, hankoauth.json, and the Go code
+//     that generates it.
+//   - prometheus/: alerting rules and their promtool unit tests;
+//     kubernetes/monitoring/ carries the same rules as a PrometheusRule.
 //   - ../Dockerfile: the multi-stage image build (checked, not built).
 //
 // # Tests
