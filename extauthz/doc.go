@@ -195,28 +195,44 @@
 //
 // # HTTP mode
 //
-// HTTPHandler(prefix) answers plain HTTP authorization requests with the
-// same decide function as Check, so both edges agree: 200 with the identity
-// headers, or the 401/403/503 of the table with the same headers and body.
-// On 200, "x-envoy-auth-headers-to-remove" lists the headers to remove
-// (Envoy's http_service form of headers_to_remove).
+// ProxyHandler(proxy, prefix) answers plain HTTP authorization requests
+// with the same decide function as Check, so both edges agree: 200 with
+// the identity headers, or the 401/403/503 of the table with the same
+// headers and body. On 200, "x-envoy-auth-headers-to-remove" lists the
+// headers to remove (Envoy's http_service form of headers_to_remove).
+// HTTPHandler(prefix) is ProxyHandler(ProxyEnvoy, prefix).
+//
+// The original request's path and method come from exactly one source,
+// chosen by the Proxy the handler is built for, never by which headers a
+// request happens to carry. A header named as the source must be present
+// once; absent or repeated, the path (or method) is unknown and never
+// public. Every other path or method header is ignored.
+//
+//	proxy             path from                     method from          the proxy must
+//	ProxyEnvoy        request path after prefix     request method       (nothing: Envoy builds both)
+//	ProxyNginx        X-Original-URI                X-Original-Method    set both with proxy_set_header
+//	ProxyForwardAuth  X-Forwarded-Uri               X-Forwarded-Method   set both (Traefik and Caddy do)
+//
+// With every proxy, the upstream must not get client-sent identity headers
+// (X-Hanko-*): the proxy overwrites or removes them with the values of the
+// answer, which has them only for an allowed request.
 //
 // Envoy's http_service appends the original path to path_prefix: mount
 // the handler at prefix and set path_prefix to it. List the headers Envoy
 // must send (authorization_request.allowed_headers: authorization, cookie,
 // content-type) and pass back (authorization_response.allowed_upstream_headers:
-// the identity headers, and cookie with WithStripToken). Do not let Envoy
-// forward X-Forwarded-Uri, X-Original-URI or the method headers: the
-// handler ignores them when a path follows prefix, but for the root path
-// "/" it reads them. Envoy treats a 5xx from an http_service as an error or
-// as a denial depending on its version and the runtime flag
+// the identity headers, and cookie with WithStripToken); Envoy then
+// overwrites the identity headers on allowed requests, and a filter before
+// ext_authz must strip them from the others (see deploy/envoy). Envoy
+// treats a 5xx from an http_service as an error or as a denial depending
+// on its version and the runtime flag
 // envoy.reloadable_features.ext_authz_http_service_5xx_is_denied, so the
 // 503 reaches the client or status_on_error; FailureMode does not apply.
 //
-// nginx auth_request and Traefik forwardAuth call prefix itself and name
-// the original request in headers: X-Forwarded-Uri (else X-Original-URI)
-// and X-Forwarded-Method (else X-Original-Method). The proxy must set them,
-// replacing the client's values:
+// nginx auth_request calls the handler with a subrequest; set the path and
+// method in the auth location, and set every identity header in the
+// protected location from the answer (nginx sends no header whose value is
+// empty, so a client's X-Hanko-User-Id never reaches the app):
 //
 //	location = /_hanko {
 //	    internal;
@@ -229,12 +245,21 @@
 //	location / {
 //	    auth_request /_hanko;
 //	    auth_request_set $hanko_user $upstream_http_x_hanko_user_id;
+//	    auth_request_set $hanko_session $upstream_http_x_hanko_session_id;
+//	    auth_request_set $hanko_email $upstream_http_x_hanko_email;
 //	    proxy_set_header X-Hanko-User-Id $hanko_user;
+//	    proxy_set_header X-Hanko-Session-Id $hanko_session;
+//	    proxy_set_header X-Hanko-Email $hanko_email;
 //	    proxy_pass http://app;
 //	}
 //
 // nginx turns any answer but 2xx, 401 and 403 into a 500, and sends its own
-// error page; Traefik forwards the answer (authResponseHeaders:
-// X-Hanko-User-Id, X-Hanko-Session-Id, X-Hanko-Email; it removes those from
-// the request when the answer lacks them).
+// error page. Traefik's forwardAuth (with trustForwardHeader off, its
+// default) and Caddy's forward_auth set X-Forwarded-Uri and
+// X-Forwarded-Method themselves. Traefik forwards the answer; list the
+// identity headers in authResponseHeaders (X-Hanko-User-Id,
+// X-Hanko-Session-Id, X-Hanko-Email), which makes it remove them from the
+// request when the answer lacks them. Caddy: copy_headers X-Hanko-User-Id
+// X-Hanko-Session-Id X-Hanko-Email, and a request_header -X-Hanko-User-Id
+// (and the same for the others) before forward_auth.
 package extauthz
