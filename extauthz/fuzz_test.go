@@ -178,7 +178,11 @@ func FuzzCheckHeaders(f *testing.F) {
 		if proto.Unmarshal(data, &req) != nil {
 			return
 		}
-		lookup := checkHeaders{req.GetAttributes().GetRequest().GetHttp()}.lookup
+		ch, err := newCheckHeaders(req.GetAttributes().GetRequest().GetHttp())
+		if err != nil {
+			return
+		}
+		lookup := ch.lookup
 		_ = isGRPC(first(lookup, "content-type"))
 		token, err := x.Extract(lookup)
 		if err != nil {
