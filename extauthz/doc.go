@@ -184,14 +184,17 @@
 // identity header removed and carries no session, even when it has a token.
 //
 // Paths are matched case-sensitively, without query and fragment, after
-// percent-decoding and collapsing "//". A path is never public when it is
-// not absolute, has an invalid escape, an encoded slash ("%2F"), a
-// backslash, a NUL, a "%" left after decoding (double encoding), or a "."
-// or ".." segment (also as "..;x"), however encoded: "/public/../admin",
-// "/public/%2e%2e/admin" and "/PUBLIC/x" all need a session. Envoy's
-// normalize_path already resolves dot segments; these rules are for
-// requests that try to escape a public prefix anyway, and for proxies that
-// do not normalise.
+// percent-decoding. A path is never public when it is not absolute, has an
+// empty segment ("//", also leading), an invalid escape, an encoded slash
+// ("%2F"), a backslash, a NUL, a "%" left after decoding (double
+// encoding), bytes that are not UTF-8 once decoded (overlong forms such
+// as "%C0%AE" for "."), or a "." or ".." segment (also as "..;x"), however
+// encoded: "/public/../admin", "/public/%2e%2e/admin", "//public/x" and
+// "/PUBLIC/x" all need a session. Such paths are refused rather than
+// normalised, since upstreams disagree on what they mean. Envoy's
+// normalize_path and merge_slashes already resolve dot segments and "//";
+// these rules are for requests that try to escape a public prefix anyway,
+// and for proxies that do not normalise.
 //
 // # HTTP mode
 //

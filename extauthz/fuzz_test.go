@@ -22,13 +22,22 @@ func TestPublicPath(t *testing.T) {
 		{"/public/", true},
 		{"/public/app.css", true},
 		{"/public/app.css?v=1#top", true},
-		{"/public//app.css", true},
+		{"/public//app.css", false},
+		{"/public/%2F/app.css", false},
 		{"/public/a%20b.css", true},
 		{"/static", true},
 		{"/staticfiles/x", true},
 		{"/healthz", true},
 		{"/healthz?full=1", true},
-		{"//public/app.css", true}, // collapses to /public/app.css
+		{"//public/app.css", false}, // not collapsed: "//x" may name a host
+		{"///public/app.css", false},
+		{"/public/%C0%AE%C0%AE/admin", false}, // overlong "..", as a lenient decoder reads it
+		{"/public/%C0%AF", false},             // overlong "/"
+		{"/public/%E0%80%AE%E0%80%AE/x", false},
+		{"/public/%C1%9C", false}, // overlong backslash
+		{"/public/%FF", false},
+		{"/public/caf%C3%A9", true}, // proper UTF-8
+		{"/public/café", true},
 		{"/public", false},
 		{"/healthz/", false},
 		{"/PUBLIC/app.css", false},
