@@ -23,9 +23,11 @@ const (
 	// ended by logout, an admin, the session limit or the idle timeout is
 	// accepted until its token expires. Use it only where that is acceptable.
 	ModeLocal
-	// ModeRemote asks Hanko's POST /sessions/validate about every token (not
-	// cached), after cheap structural checks. Hanko is the only judge of the
-	// signature; no JWKS is fetched.
+	// ModeRemote asks Hanko's POST /sessions/validate about tokens, after
+	// cheap structural checks; Hanko is the only judge of the signature, and
+	// no JWKS is fetched. Answers are cached like in hybrid mode: a live
+	// session for at most RevalidateAfter (and never past its expiry or
+	// idle expiry), a rejection for RevalidateAfter.
 	ModeRemote
 )
 
