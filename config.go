@@ -98,7 +98,8 @@ type Config struct {
 	CacheSize int
 	// HTTPClient makes the calls to Hanko. Default:
 	// NewHTTPClient(RequestTimeout, nil). The caller's context is honoured
-	// either way.
+	// either way. Its CheckRedirect is replaced: redirects from Hanko are
+	// never followed (a redirect counts as Hanko being unavailable).
 	HTTPClient *http.Client
 	// RequestTimeout bounds one call to Hanko (JWKS or validate).
 	// Default 5 s.
@@ -160,6 +161,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = NewHTTPClient(cfg.RequestTimeout, nil)
+	} else {
+		// A copy that never follows redirects, whatever the caller's
+		// client does: see refuseRedirect.
+		c := *cfg.HTTPClient
+		c.CheckRedirect = refuseRedirect
+		cfg.HTTPClient = &c
 	}
 	if cfg.Hooks == nil {
 		cfg.Hooks = &Hooks{}
@@ -185,5 +192,13 @@ func NewHTTPClient(timeout time.Duration, wrap func(http.RoundTripper) http.Roun
 	if wrap != nil {
 		rt = wrap(t)
 	}
-	return &http.Client{Timeout: timeout, Transport: rt}
+	return &http.Client{Timeout: timeout, Transport: rt, CheckRedirect: refuseRedirect}
 }
+
+// refuseRedirect makes an http.Client return a redirect as the response
+// instead of following it. The validator never follows Hanko's redirects:
+// a 307/308 would send the token to whatever origin the redirect names
+// and trust its answer, and a 301/302/303 would turn the POST into a
+// token-less GET whose is_valid:false says nothing about the token. A
+// redirect is an unavailable Hanko, logged with its Location.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
