@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -142,4 +143,18 @@ func (c *limitsConfig) httpServer(handler http.Handler, log *slog.Logger) *http.
 		MaxHeaderBytes:    c.httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// authzRaw sends every request for /authz and below to authz as it came,
+// and the others to mux. ServeMux would clean "//" and dot segments first
+// and answer with a redirect, which a proxy might follow or pass on; the
+// ext_authz handler judges such paths itself (they are never public).
+func authzRaw(authz, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); p == "/authz" || strings.HasPrefix(p, "/authz/") {
+			authz.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

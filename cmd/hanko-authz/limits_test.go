@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -282,6 +283,37 @@ func TestLimitFlags(t *testing.T) {
 		code, _, stderr := runCLI(t, nil, "", append([]string{"serve", "--hanko-url", "http://127.0.0.1:1"}, args...)...)
 		if code != exitUsage || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want %d and one line", args, code, stderr, exitUsage)
+		}
+	}
+}
+
+// TestAuthzPathsNotCleaned: a path under /authz reaches the ext_authz
+// handler as sent: "//public/x" is a 401, not a redirect to /public/x
+// that a client (or proxy) following it would get allowed.
+func TestAuthzPathsNotCleaned(t *testing.T) {
+	srv := startServer(t, "", "--public-paths", "/public/")
+	base := "http://" + srv.httpLis.Addr().String()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]int{
+		"/authz/public/x":            http.StatusOK,
+		"/authz//public/x":           http.StatusUnauthorized,
+		"/authz/public/../admin":     http.StatusUnauthorized,
+		"/authz/x/../public/x":       http.StatusUnauthorized,
+		"/authz/public/%C0%AE%C0%AE": http.StatusUnauthorized,
+		"/healthz":                   http.StatusOK,
+	} {
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = path // sent exactly as written
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
 		}
 	}
 }

@@ -232,7 +232,7 @@ func (s *server) build() (err error) {
 	if s.hooks.HTTPRoutes != nil {
 		s.hooks.HTTPRoutes(mux)
 	}
-	s.http = cfg.limitsConfig.httpServer(mux, s.log)
+	s.http = cfg.limitsConfig.httpServer(authzRaw(ah, mux), s.log)
 	return nil
 }
 
