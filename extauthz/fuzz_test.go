@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -122,6 +123,9 @@ func FuzzPublicPath(f *testing.F) {
 		}
 		if strings.ContainsAny(decoded, "\\\x00") || strings.Contains(strings.ToLower(p), "%2f") {
 			t.Fatalf("public %q hides a separator or NUL", raw)
+		}
+		if strings.Contains(p, "//") || !utf8.ValidString(decoded) {
+			t.Fatalf("public %q has an empty segment or bytes that are not UTF-8", raw)
 		}
 	})
 }
