@@ -155,11 +155,12 @@ func (r req) target() string {
 const (
 	edgeValidator   = "validator"
 	edgeInterceptor = "interceptor"
+	edgeStream      = "stream interceptor"
 	edgeCheck       = "check"
 	edgeHTTP        = "http"
 )
 
-var allEdges = []string{edgeValidator, edgeInterceptor, edgeCheck, edgeHTTP}
+var allEdges = []string{edgeValidator, edgeInterceptor, edgeStream, edgeCheck, edgeHTTP}
 
 // send sends r through edge and returns the verdict.
 func (e *env) send(t testing.TB, edge string, r req) verdict {
@@ -185,12 +186,21 @@ func (e *env) send(t testing.TB, edge string, r req) verdict {
 			return verdict{allowed: true}
 		}
 		return verdict{reason: hankoauth.ReasonOf(err)}
-	case edgeInterceptor:
+	case edgeInterceptor, edgeStream:
 		md := metadata.MD{}
 		for _, h := range r.headers {
 			md.Append(h[0], h[1])
 		}
-		_, err := healthpb.NewHealthClient(e.conn).Check(metadata.NewOutgoingContext(ctx, md), &healthpb.HealthCheckRequest{})
+		ctx := metadata.NewOutgoingContext(ctx, md)
+		var err error
+		if edge == edgeInterceptor {
+			_, err = healthpb.NewHealthClient(e.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		} else {
+			var w grpc.ServerStreamingClient[healthpb.HealthCheckResponse]
+			if w, err = healthpb.NewHealthClient(e.conn).Watch(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+				_, err = w.Recv()
+			}
+		}
 		if err == nil {
 			return verdict{allowed: true}
 		}
