@@ -87,7 +87,9 @@ func newEnv(t testing.TB, cfg func(*hankoauth.Config), misbehave func(w http.Res
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	e.authz = extauthz.NewServer(e.v, extauthz.WithPublicPaths("/public/"))
+	if e.authz, err = extauthz.NewServer(e.v, extauthz.WithPublicPaths("/public/")); err != nil {
+		t.Fatal(err)
+	}
 	// As hanko-authz mounts it: every /authz path reaches the handler as
 	// sent, without ServeMux's cleaning and redirects.
 	ts := httptest.NewServer(e.authz.HTTPHandler("/authz"))
@@ -95,10 +97,11 @@ func newEnv(t testing.TB, cfg func(*hankoauth.Config), misbehave func(w http.Res
 	e.httpURL = ts.URL
 
 	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(
-		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(e.v, interceptor.WithLogger(quiet))),
-		grpc.StreamInterceptor(interceptor.StreamServerInterceptor(e.v, interceptor.WithLogger(quiet))),
-	)
+	authn, err := interceptor.New(e.v, interceptor.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.UnaryInterceptor(authn.Unary()), grpc.StreamInterceptor(authn.Stream()))
 	healthpb.RegisterHealthServer(g, health.NewServer()) // guarded here: not public
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)

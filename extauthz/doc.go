@@ -80,6 +80,7 @@
 //	Hanko unavailable             UNAVAILABLE                 503   - (Retry-After: 1, WithRetryAfter)                HANKO_UNAVAILABLE
 //	Hanko unavailable, ReturnError  gRPC error Unavailable: Envoy's failure_mode_allow / status_on_error decide
 //	no HTTP attributes            INVALID_ARGUMENT            -     -                                                 HTTP_ATTRIBUTES_MISSING
+//	over 1024 headers or 256 KiB  INVALID_ARGUMENT            431   -                                                 HEADERS_TOO_LARGE
 //
 // A denial's body is JSON, "content-type: application/json":
 //

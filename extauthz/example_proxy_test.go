@@ -25,7 +25,10 @@ func ExampleServer_ProxyHandler() {
 	for v.Ready() != nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-	authz := extauthz.NewServer(v, extauthz.WithPublicPaths("/public/"))
+	authz, err := extauthz.NewServer(v, extauthz.WithPublicPaths("/public/"))
+	if err != nil {
+		panic(err)
+	}
 	ts := httptest.NewServer(authz.ProxyHandler(extauthz.ProxyNginx, "/authz"))
 	defer ts.Close()
 

@@ -9,10 +9,6 @@ import (
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hankoauth/hankoauth"
 )
@@ -20,7 +16,7 @@ import (
 // The bounds on the headers of one CheckRequest. Envoy sends at most
 // max_headers_count (100) headers of max_request_headers_kb (60 KiB) by
 // default; a request beyond these bounds, which only a caller other than a
-// sanely configured Envoy sends, is denied with ReasonHeadersTooLarge
+// sanely configured Envoy sends, is denied with hankoauth.ReasonHeadersTooLarge
 // (HTTP 431) before any header is read.
 const (
 	// MaxCheckHeaders bounds the entries of headers and header_map together.
@@ -29,10 +25,6 @@ const (
 	// (value and raw_value) of headers and header_map together.
 	MaxCheckHeaderBytes = 256 << 10
 )
-
-// ReasonHeadersTooLarge is the reason of the denial of a CheckRequest
-// whose headers exceed MaxCheckHeaders or MaxCheckHeaderBytes.
-const ReasonHeadersTooLarge hankoauth.Reason = "HEADERS_TOO_LARGE"
 
 // errHeadersTooLarge is the detail of a ReasonHeadersTooLarge denial.
 type errHeadersTooLarge struct{ entries, bytes int }
@@ -202,93 +194,42 @@ func validHeaderValue(v string) bool {
 }
 
 // stripToken works out how to remove the session token from the upstream
-// request: the Authorization header when a bearer value of it is the
-// token, and the session cookie from every cookie header (rewritten
-// without it, or removed when nothing else is left).
-func (s *Server) stripToken(lookup hankoauth.HeaderLookup, token string) (set []header, remove []string) {
-	for _, v := range lookup("authorization") {
-		if t, ok := bearer(v); ok && t == token {
-			remove = append(remove, "authorization")
-			break
-		}
+// request, from where the extractor found it: the Authorization header,
+// and the session cookie from every cookie header (rewritten without it,
+// or removed when nothing else is left).
+func (s *Server) stripToken(lookup hankoauth.HeaderLookup, src hankoauth.Source) (set []header, remove []string) {
+	if src&hankoauth.SourceAuthorization != 0 {
+		remove = append(remove, "authorization")
 	}
-	cookies := lookup("cookie")
+	if src&hankoauth.SourceCookie == 0 {
+		return set, remove
+	}
 	var kept []string
-	found := false
-	for _, v := range cookies {
-		rest, removed := withoutCookie(v, s.cookie)
-		found = found || removed
-		if rest != "" {
+	for _, v := range lookup("cookie") {
+		if rest, _ := hankoauth.RemoveCookie(v, s.cookie); rest != "" {
 			kept = append(kept, rest)
 		}
 	}
-	switch {
-	case !found:
-	case len(kept) == 0:
+	if len(kept) == 0 {
 		remove = append(remove, "cookie")
-	default:
+	} else {
 		set = append(set, header{"cookie", strings.Join(kept, "; ")})
 	}
 	return set, remove
 }
 
-// bearer returns the token of a "Bearer <token>" value, as
-// hankoauth.Extractor reads it.
-func bearer(v string) (string, bool) {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return "", false
-	}
-	t := strings.TrimSpace(rest)
-	return t, t != "" && !strings.ContainsAny(t, " \t")
-}
-
-// withoutCookie returns a Cookie header value without the cookies called
-// name, and whether there were any.
-func withoutCookie(v, name string) (string, bool) {
-	var kept []string
-	removed := false
-	for part := range strings.SplitSeq(v, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if k, _, ok := strings.Cut(part, "="); ok && strings.TrimSpace(k) == name {
-			removed = true
-			continue
-		}
-		kept = append(kept, part)
-	}
-	if !removed {
-		return v, false
-	}
-	return strings.Join(kept, "; "), true
-}
-
-// headersTooLarge denies a CheckRequest whose headers exceed the bounds:
-// HTTP 431, status INVALID_ARGUMENT, reason ReasonHeadersTooLarge.
+// headersTooLarge denies a CheckRequest whose headers exceed the bounds
+// with hankoauth.ReasonHeadersTooLarge (HTTP 431, INVALID_ARGUMENT), before
+// any of them is read.
 func (s *Server) headersTooLarge(ctx context.Context, err error) *authv3.CheckResponse {
+	r := hankoauth.ReasonHeadersTooLarge
 	if s.hook != nil {
-		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: "deny", Reason: ReasonHeadersTooLarge})
+		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: r.Info().Class.Result(), Reason: r})
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "extauthz: request deny",
 		slog.String("edge", edgeCheck),
-		slog.String("reason", string(ReasonHeadersTooLarge)),
+		slog.String("reason", string(r)),
 		slog.String("error", err.Error()))
-	const msg = "request headers too large"
-	body, _ := json.Marshal(struct {
-		Error  string           `json:"error"`
-		Reason hankoauth.Reason `json:"reason"`
-	}{"headers_too_large", ReasonHeadersTooLarge})
-	return &authv3.CheckResponse{
-		Status: &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: msg},
-		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: typev3.StatusCode_RequestHeaderFieldsTooLarge},
-			Headers: headerOptions([]header{{"content-type", "application/json"}}),
-			Body:    string(body),
-		}},
-		DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			"reason": structpb.NewStringValue(string(ReasonHeadersTooLarge)),
-		}},
-	}
+	noHeaders := func(string) []string { return nil }
+	return s.checkResponse(verdict{reason: r}, request{edge: edgeCheck, headers: noHeaders})
 }

@@ -16,13 +16,13 @@ import (
 )
 
 // TestCheckHeaderBounds sends CheckRequests at and beyond the header
-// bounds: beyond them the answer is a 431 with ReasonHeadersTooLarge,
+// bounds: beyond them the answer is a 431 with hankoauth.ReasonHeadersTooLarge,
 // given before any header is looked at (the header_map attack of 60 000
 // entries used to cost seconds of CPU and end in a 401).
 func TestCheckHeaderBounds(t *testing.T) {
 	f := newFixture(t)
 	var decisions []hankoauth.Decision
-	s := NewServer(f.v, WithDecisionHook(func(_ context.Context, d hankoauth.Decision) { decisions = append(decisions, d) }))
+	s := mustServer(f.v, WithDecisionHook(func(_ context.Context, d hankoauth.Decision) { decisions = append(decisions, d) }))
 	many := func(n, size int) []string {
 		pairs := make([]string, 0, 2*n)
 		for i := range n {
@@ -65,10 +65,10 @@ func TestCheckHeaderBounds(t *testing.T) {
 			if got := codes.Code(resp.GetStatus().GetCode()); got != codes.InvalidArgument {
 				t.Errorf("code %v, want InvalidArgument", got)
 			}
-			if got := resp.GetDynamicMetadata().GetFields()["reason"].GetStringValue(); got != string(ReasonHeadersTooLarge) {
+			if got := resp.GetDynamicMetadata().GetFields()["reason"].GetStringValue(); got != string(hankoauth.ReasonHeadersTooLarge) {
 				t.Errorf("metadata reason %q", got)
 			}
-			if len(decisions) != 1 || decisions[0].Reason != ReasonHeadersTooLarge || decisions[0].Result != "deny" {
+			if len(decisions) != 1 || decisions[0].Reason != hankoauth.ReasonHeadersTooLarge || decisions[0].Result != "deny" {
 				t.Errorf("decisions %+v", decisions)
 			}
 		})

@@ -12,7 +12,7 @@ import (
 // (no token is sent, so a request that is not public is a 401).
 func TestProxyHandlerForgedHeaders(t *testing.T) {
 	f := newFixture(t)
-	s := NewServer(f.v, WithPublicPaths("/public/"), WithPublicMethods("OPTIONS"))
+	s := mustServer(f.v, WithPublicPaths("/public/"), WithPublicHTTPMethods("OPTIONS"))
 	mux := http.NewServeMux()
 	for pattern, h := range map[string]http.Handler{
 		"/authz":  s.HTTPHandler("/authz"),
