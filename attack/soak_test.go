@@ -390,7 +390,10 @@ loop:
 		}
 	}
 	wg.Wait()
-	time.Sleep(time.Second) // let the binary settle before the last scrape
+	// Like the start: no client connection open, the binary settled.
+	client.CloseIdleConnections()
+	conn.Close()
+	time.Sleep(2 * time.Second)
 	endStats := scrape(t, base)
 	elapsed := time.Since(start)
 
