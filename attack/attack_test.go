@@ -491,13 +491,7 @@ func TestAttackJWKS(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer v.Close()
-			deadline := time.Now().Add(10 * time.Second)
-			for v.Ready() != nil {
-				if time.Now().After(deadline) {
-					t.Fatal("validator not ready")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			waitReady(t, v)
 			_, err = v.Validate(context.Background(), tt.token)
 			got := verdict{allowed: err == nil, reason: hankoauth.ReasonOf(err)}
 			forged.check(t, edgeValidator, got)

@@ -79,12 +79,8 @@ func newEnv(t testing.TB, cfg func(*hankoauth.Config), misbehave func(w http.Res
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.v.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Mode != hankoauth.ModeRemote && e.v.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("validator not ready")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if c.Mode != hankoauth.ModeRemote {
+		waitReady(t, e.v)
 	}
 
 	if e.authz, err = extauthz.NewServer(e.v, extauthz.WithPublicPaths("/public/")); err != nil {
@@ -290,4 +286,14 @@ func containsReason(rs []hankoauth.Reason, r hankoauth.Reason) bool {
 		}
 	}
 	return false
+}
+
+// waitReady waits until v has loaded the JWKS.
+func waitReady(t testing.TB, v *hankoauth.Validator) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatalf("validator not ready: %v", err)
+	}
 }

@@ -1,10 +1,10 @@
 package extauthz_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"time"
 
 	"github.com/hankoauth/hankoauth"
 	"github.com/hankoauth/hankoauth/extauthz"
@@ -22,8 +22,8 @@ func ExampleServer_ProxyHandler() {
 		panic(err)
 	}
 	defer v.Close()
-	for v.Ready() != nil {
-		time.Sleep(10 * time.Millisecond)
+	if err := v.WaitReady(context.Background()); err != nil {
+		panic(err)
 	}
 	authz, err := extauthz.NewServer(v, extauthz.WithPublicPaths("/public/"))
 	if err != nil {
