@@ -23,9 +23,11 @@ const (
 	// ended by logout, an admin, the session limit or the idle timeout is
 	// accepted until its token expires. Use it only where that is acceptable.
 	ModeLocal
-	// ModeRemote asks Hanko's POST /sessions/validate about every token (not
-	// cached), after cheap structural checks. Hanko is the only judge of the
-	// signature; no JWKS is fetched.
+	// ModeRemote asks Hanko's POST /sessions/validate about tokens, after
+	// cheap structural checks; Hanko is the only judge of the signature, and
+	// no JWKS is fetched. Answers are cached like in hybrid mode: a live
+	// session for at most RevalidateAfter (and never past its expiry or
+	// idle expiry), a rejection for RevalidateAfter.
 	ModeRemote
 )
 
@@ -96,7 +98,8 @@ type Config struct {
 	CacheSize int
 	// HTTPClient makes the calls to Hanko. Default:
 	// NewHTTPClient(RequestTimeout, nil). The caller's context is honoured
-	// either way.
+	// either way. Its CheckRedirect is replaced: redirects from Hanko are
+	// never followed (a redirect counts as Hanko being unavailable).
 	HTTPClient *http.Client
 	// RequestTimeout bounds one call to Hanko (JWKS or validate).
 	// Default 5 s.
@@ -158,6 +161,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = NewHTTPClient(cfg.RequestTimeout, nil)
+	} else {
+		// A copy that never follows redirects, whatever the caller's
+		// client does: see refuseRedirect.
+		c := *cfg.HTTPClient
+		c.CheckRedirect = refuseRedirect
+		cfg.HTTPClient = &c
 	}
 	if cfg.Hooks == nil {
 		cfg.Hooks = &Hooks{}
@@ -183,5 +192,13 @@ func NewHTTPClient(timeout time.Duration, wrap func(http.RoundTripper) http.Roun
 	if wrap != nil {
 		rt = wrap(t)
 	}
-	return &http.Client{Timeout: timeout, Transport: rt}
+	return &http.Client{Timeout: timeout, Transport: rt, CheckRedirect: refuseRedirect}
 }
+
+// refuseRedirect makes an http.Client return a redirect as the response
+// instead of following it. The validator never follows Hanko's redirects:
+// a 307/308 would send the token to whatever origin the redirect names
+// and trust its answer, and a 301/302/303 would turn the POST into a
+// token-less GET whose is_valid:false says nothing about the token. A
+// redirect is an unavailable Hanko, logged with its Location.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -42,6 +42,9 @@ const (
 	// ReasonNoHTTPAttributes: an Envoy CheckRequest that describes no HTTP
 	// request, such as one from Envoy's network (TCP) ext_authz filter.
 	ReasonNoHTTPAttributes Reason = "HTTP_ATTRIBUTES_MISSING"
+	// ReasonHeadersTooLarge: an Envoy CheckRequest with more headers, or
+	// more bytes of them, than an ext_authz server reads.
+	ReasonHeadersTooLarge Reason = "HEADERS_TOO_LARGE"
 )
 
 // ErrorInfoDomain is the domain of the google.rpc.ErrorInfo detail that
@@ -278,6 +281,7 @@ var reasonTable = []ReasonInfo{
 	{ReasonUnavailable, ClassUnavailable, "authentication temporarily unavailable", codes.Unavailable, http.StatusServiceUnavailable, ""},
 	{ReasonCanceled, ClassCanceled, "request canceled", codes.Canceled, 499, ""},
 	{ReasonNoHTTPAttributes, ClassBadRequest, "check request has no HTTP attributes", codes.InvalidArgument, http.StatusBadRequest, ""},
+	{ReasonHeadersTooLarge, ClassBadRequest, "request headers too large", codes.InvalidArgument, http.StatusRequestHeaderFieldsTooLarge, ""},
 }
 
 const msgInvalid = "invalid session"
@@ -291,8 +295,8 @@ var reasonIndex = func() map[Reason]*ReasonInfo {
 }()
 
 // Reasons returns every reason, in a fixed order: ReasonOK first, then
-// the denials, then ReasonUnavailable, ReasonCanceled and
-// ReasonNoHTTPAttributes.
+// the denials, then ReasonUnavailable, ReasonCanceled,
+// ReasonNoHTTPAttributes and ReasonHeadersTooLarge.
 func Reasons() []Reason {
 	out := make([]Reason, len(reasonTable))
 	for i, ri := range reasonTable {

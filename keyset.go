@@ -51,6 +51,7 @@ func parseJWKS(data []byte) (map[string]verifyKey, []string, error) {
 		return nil, nil, fmt.Errorf("jwks: %w", err)
 	}
 	keys := make(map[string]verifyKey, len(doc.Keys))
+	seen := make(map[string]int, len(doc.Keys)) // keys per kid, usable or not
 	var skipped []string
 	for i, raw := range doc.Keys {
 		var jwk jose.JSONWebKey
@@ -58,17 +59,21 @@ func parseJWKS(data []byte) (map[string]verifyKey, []string, error) {
 			skipped = append(skipped, fmt.Sprintf("key %d: %v", i, err))
 			continue
 		}
+		seen[jwk.KeyID]++
 		k, err := usableKey(jwk)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("key %q: %v", jwk.KeyID, err))
 			continue
 		}
-		if _, dup := keys[jwk.KeyID]; dup {
-			skipped = append(skipped, fmt.Sprintf("key %q: duplicate kid", jwk.KeyID))
-			delete(keys, jwk.KeyID) // ambiguous: trust neither
-			continue
-		}
 		keys[jwk.KeyID] = k
+	}
+	// A kid named more than once is ambiguous, whatever the number of
+	// keys and whichever of them are usable: trust none of them.
+	for kid, n := range seen {
+		if n > 1 && kid != "" {
+			skipped = append(skipped, fmt.Sprintf("key %q: kid used by %d keys", kid, n))
+			delete(keys, kid)
+		}
 	}
 	return keys, skipped, nil
 }

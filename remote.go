@@ -91,8 +91,14 @@ func (v *Validator) postValidate(ctx context.Context, raw string) (*Session, str
 	switch {
 	case resp.StatusCode == http.StatusBadRequest:
 		return nil, "bad_request", newError(ErrMalformed, errors.New("hanko answered 400"))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, "error", newError(ErrUnavailable, fmt.Errorf("hanko answered %s to %q; redirects are never followed (is APIURL the final URL?)", resp.Status, resp.Header.Get("Location")))
 	case resp.StatusCode != http.StatusOK:
 		return nil, "error", newError(ErrUnavailable, fmt.Errorf("hanko answered %s", resp.Status))
+	case resp.Request != nil && (resp.Request.Method != http.MethodPost || resp.Request.URL.String() != v.validateURL):
+		// A client whose transport follows redirects by itself: the
+		// answer is not about this token.
+		return nil, "error", newError(ErrUnavailable, fmt.Errorf("hanko's answer came from %s %s, not from the POST to %s", resp.Request.Method, resp.Request.URL.Redacted(), v.validateURL))
 	case len(data) > maxValidateBytes:
 		return nil, "error", newError(ErrUnavailable, fmt.Errorf("%w: answer larger than %d bytes", errHankoProtocol, maxValidateBytes))
 	}

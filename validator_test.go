@@ -492,7 +492,10 @@ func TestUnknownKidStormIsBounded(t *testing.T) {
 	for i := range 100 {
 		tok := signer{kid: fmt.Sprintf("random-%d", i), alg: jose.RS256, key: rs.key}.sign(t, sessionClaims(fixtureClock))
 		wg.Go(func() {
-			if _, err := v.Validate(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+			// KEY_UNKNOWN once the refresh has answered; "retry" for
+			// those the rate limit turned away (see
+			// TestUnknownKidWhileRateLimitedIsUnavailable).
+			if _, err := v.Validate(context.Background(), tok); !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrUnavailable) {
 				t.Errorf("random kid: %v", err)
 			}
 		})
@@ -501,6 +504,72 @@ func TestUnknownKidStormIsBounded(t *testing.T) {
 	// The initial load and at most one refresh on demand.
 	if got := ks.fetches.Load(); got > 2 {
 		t.Fatalf("%d JWKS fetches for 100 random kids, want at most 2", got)
+	}
+}
+
+// TestUnknownKidWhileRateLimitedIsUnavailable: an attacker who spends the
+// on-demand refresh on a random kid must not get the tokens of a key Hanko
+// rotates in right after rejected as "log in again": they are "retry"
+// (ErrUnavailable, not cached) until the next refresh, then valid.
+func TestUnknownKidWhileRateLimitedIsUnavailable(t *testing.T) {
+	old, next := newRSASigner(t, 2048), newRSASigner(t, 2048)
+	next.kid = "next"
+	ks := newKeyServer(t, jwksOf(t, old))
+	clk := newClock(fixtureClock)
+	v := newLocal(t, ks, func(c *Config) { c.KeyRefreshMin = time.Minute; c.Now = clk.Now })
+	random := signer{kid: "random", alg: jose.RS256, key: old.key}.sign(t, sessionClaims(fixtureClock))
+	if _, err := v.Validate(context.Background(), random); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("random kid after a fresh fetch: %v, want ErrUnknownKey", err)
+	}
+	ks.set(jwksOf(t, old, next), 200) // Hanko rotates
+	rotated := next.sign(t, sessionClaims(fixtureClock))
+	for range 3 {
+		_, err := v.Validate(context.Background(), rotated)
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("rotated kid while rate-limited: %v, want ErrUnavailable", err)
+		}
+	}
+	clk.Add(time.Minute)
+	if _, err := v.Validate(context.Background(), rotated); err != nil {
+		t.Fatalf("rotated kid after the rate limit: %v", err)
+	}
+}
+
+// TestJWKSDuplicateKid: a kid that several keys share is ambiguous and
+// none of its keys is trusted, however many there are and whether or not
+// the others are usable.
+func TestJWKSDuplicateKid(t *testing.T) {
+	a, b, c := newRSASigner(t, 2048), newRSASigner(t, 2048), newRSASigner(t, 2048)
+	weak := newRSASigner(t, 1024)
+	for _, k := range []*signer{&a, &b, &c, &weak} {
+		k.kid = "dup"
+	}
+	other := newRSASigner(t, 2048)
+	other.kid = "other"
+	tests := []struct {
+		name string
+		set  []signer
+	}{
+		{"two keys", []signer{a, b}},
+		{"three keys", []signer{a, b, c}},
+		{"four keys", []signer{a, b, c, a}},
+		{"the same key twice", []signer{a, a}},
+		{"a weak key and a usable one", []signer{weak, a}},
+		{"a usable key and a weak one", []signer{a, weak}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksOf(t, append(tt.set, other)...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := keys["dup"]; ok {
+				t.Fatalf("a duplicated kid is trusted (skipped: %q)", skipped)
+			}
+			if _, ok := keys["other"]; !ok {
+				t.Fatal("the key with its own kid was dropped")
+			}
+		})
 	}
 }
 

@@ -84,11 +84,17 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 		if !ok {
 			err := v.keys.refresh(ctx, true)
 			key, ok = v.keys.lookup(tok.kid)
-			if !ok {
-				if ctx.Err() != nil {
-					return nil, newError(ErrUnavailable, ctx.Err())
-				}
-				return nil, newError(ErrUnknownKey, err)
+			switch {
+			case ok:
+			case err != nil:
+				// No fresh key set to judge by: the refresh was
+				// rate-limited (perhaps by someone spending it on
+				// random kids), failed, or the caller gave up. The
+				// kid may be a key Hanko has just rotated in, so the
+				// answer is "retry", not "log in again".
+				return nil, newError(ErrUnavailable, fmt.Errorf("kid not in the key set, which could not be refreshed: %w", err))
+			default:
+				return nil, newError(ErrUnknownKey, errors.New("kid not in the freshly fetched key set"))
 			}
 		}
 	}

@@ -47,7 +47,11 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if h == nil {
 		return s.notHTTP(ctx), nil
 	}
-	lookup := checkHeaders{h}.lookup
+	ch, err := newCheckHeaders(h)
+	if err != nil {
+		return s.headersTooLarge(ctx, err), nil
+	}
+	lookup := ch.lookup
 	r := request{edge: edgeCheck, method: h.GetMethod(), path: h.GetPath(), headers: lookup}
 	if r.method == "" {
 		r.method = first(lookup, ":method")

@@ -104,6 +104,7 @@
 //	Hanko unavailable, ReturnError  gRPC error Unavailable: Envoy's failure_mode_allow / status_on_error decide
 //	no HTTP attributes            INVALID_ARGUMENT            -     -                                                 HTTP_ATTRIBUTES_MISSING
 //	the caller gave up            CANCELLED                   499   -                                                 REQUEST_CANCELED
+//	over 1024 headers or 256 KiB  INVALID_ARGUMENT            431   -                                                 HEADERS_TOO_LARGE
 //
 // A denial's body is JSON, "content-type: application/json":
 //
@@ -211,41 +212,62 @@
 // identity header removed and carries no session, even when it has a token.
 //
 // Paths are matched case-sensitively, without query and fragment, after
-// percent-decoding and collapsing "//". A path is never public when it is
-// not absolute, has an invalid escape, an encoded slash ("%2F"), a
-// backslash, a NUL, a "%" left after decoding (double encoding), or a "."
-// or ".." segment (also as "..;x"), however encoded: "/public/../admin",
-// "/public/%2e%2e/admin" and "/PUBLIC/x" all need a session. Envoy's
-// normalize_path already resolves dot segments; these rules are for
-// requests that try to escape a public prefix anyway, and for proxies that
-// do not normalise.
+// percent-decoding. A path is never public when it is not absolute, has an
+// empty segment ("//", also leading), an invalid escape, an encoded slash
+// ("%2F"), a backslash, a NUL, a "%" left after decoding (double
+// encoding), bytes that are not UTF-8 once decoded (overlong forms such
+// as "%C0%AE" for "."), or a "." or ".." segment (also as "..;x"), however
+// encoded: "/public/../admin", "/public/%2e%2e/admin", "//public/x" and
+// "/PUBLIC/x" all need a session. Such paths are refused rather than
+// normalised, since upstreams disagree on what they mean. Envoy's
+// normalize_path and merge_slashes already resolve dot segments and "//";
+// these rules are for requests that try to escape a public prefix anyway,
+// and for proxies that do not normalise.
 //
 // # HTTP mode
 //
-// HTTPHandler(prefix) answers plain HTTP authorization requests with the
-// same decide function as Check, so both edges agree: 200 with the identity
-// headers, or the 401/403/503 of the table with the same headers and body.
-// On 200, "x-envoy-auth-headers-to-remove" lists the headers to remove
-// (Envoy's http_service form of headers_to_remove).
+// ProxyHandler(proxy, prefix) answers plain HTTP authorization requests
+// with the same decide function as Check, so both edges agree: 200 with
+// the identity headers, or the 401/403/503 of the table with the same
+// headers and body. On 200, "x-envoy-auth-headers-to-remove" lists the
+// headers to remove (Envoy's http_service form of headers_to_remove).
+// HTTPHandler(prefix) is ProxyHandler(ProxyEnvoy, prefix).
+//
+// The original request's path and method come from exactly one source,
+// chosen by the Proxy the handler is built for, never by which headers a
+// request happens to carry. A header named as the source must be present
+// once; absent or repeated, the path (or method) is unknown and never
+// public. Every other path or method header is ignored.
+//
+//	proxy             path from                     method from          the proxy must
+//	ProxyEnvoy        request path after prefix     request method       (nothing: Envoy builds both)
+//	ProxyNginx        X-Original-URI                X-Original-Method    set both with proxy_set_header
+//	ProxyForwardAuth  X-Forwarded-Uri               X-Forwarded-Method   set both (Traefik and Caddy do)
+//
+// With every proxy, the upstream must not get client-sent identity headers
+// (X-Hanko-*): the proxy overwrites or removes them with the values of the
+// answer, which has them only for an allowed request.
 //
 // Envoy's http_service appends the original path to path_prefix: mount
 // the handler at prefix and set path_prefix to it. List the headers Envoy
 // must send (allowed_headers: cookie; Envoy always sends authorization)
 // and pass back (authorization_response.allowed_upstream_headers: the
-// identity headers, and cookie with WithStripToken). Do not let Envoy
+// identity headers, and cookie with WithStripToken); Envoy then overwrites
+// the identity headers on allowed requests, and a filter before ext_authz
+// must strip them from the others (see deploy/envoy). Do not let Envoy
 // forward content-type: Envoy 1.40 answers its own failure to reach the
 // handler with a gRPC-style HTTP 200 when the check request says
-// "application/grpc", and takes that for an allowed request. Nor
-// X-Forwarded-Uri, X-Original-URI or the method headers: the handler
-// ignores them when a path follows prefix, but for the root path "/" it
-// reads them. Envoy 1.40 treats the handler's 503 as an error of its own
-// and answers status_on_error (a bare 503); FailureMode does not apply.
-// deploy/envoy/envoy-http.yaml is a complete bootstrap.
+// "application/grpc", and takes that for an allowed request. Under
+// ProxyEnvoy the handler reads the original path only from the request
+// line, never from X-Forwarded-Uri or X-Original-URI. Envoy 1.40 treats
+// the handler's 503 as an error of its own and answers status_on_error (a
+// bare 503); FailureMode does not apply. deploy/envoy/envoy-http.yaml is a
+// complete bootstrap.
 //
-// nginx auth_request and Traefik forwardAuth call prefix itself and name
-// the original request in headers: X-Forwarded-Uri (else X-Original-URI)
-// and X-Forwarded-Method (else X-Original-Method). The proxy must set them,
-// replacing the client's values:
+// nginx auth_request calls the handler with a subrequest; set the path and
+// method in the auth location, and set every identity header in the
+// protected location from the answer (nginx sends no header whose value is
+// empty, so a client's X-Hanko-User-Id never reaches the app):
 //
 //	location = /_hanko {
 //	    internal;
@@ -258,12 +280,21 @@
 //	location / {
 //	    auth_request /_hanko;
 //	    auth_request_set $hanko_user $upstream_http_x_hanko_user_id;
+//	    auth_request_set $hanko_session $upstream_http_x_hanko_session_id;
+//	    auth_request_set $hanko_email $upstream_http_x_hanko_email;
 //	    proxy_set_header X-Hanko-User-Id $hanko_user;
+//	    proxy_set_header X-Hanko-Session-Id $hanko_session;
+//	    proxy_set_header X-Hanko-Email $hanko_email;
 //	    proxy_pass http://app;
 //	}
 //
 // nginx turns any answer but 2xx, 401 and 403 into a 500, and sends its own
-// error page; Traefik forwards the answer (authResponseHeaders:
-// X-Hanko-User-Id, X-Hanko-Session-Id, X-Hanko-Email; it removes those from
-// the request when the answer lacks them).
+// error page. Traefik's forwardAuth (with trustForwardHeader off, its
+// default) and Caddy's forward_auth set X-Forwarded-Uri and
+// X-Forwarded-Method themselves. Traefik forwards the answer; list the
+// identity headers in authResponseHeaders (X-Hanko-User-Id,
+// X-Hanko-Session-Id, X-Hanko-Email), which makes it remove them from the
+// request when the answer lacks them. Caddy: copy_headers X-Hanko-User-Id
+// X-Hanko-Session-Id X-Hanko-Email, and a request_header -X-Hanko-User-Id
+// (and the same for the others) before forward_auth.
 package extauthz

@@ -42,8 +42,8 @@ func Example() {
 }
 
 // The same decisions over HTTP, for Envoy's http_service (path_prefix
-// "/authz") and for nginx auth_request or Traefik forwardAuth pointed at
-// "/authz".
+// "/authz"). nginx auth_request and Traefik or Caddy forward-auth use
+// ProxyHandler.
 func ExampleServer_HTTPHandler() {
 	v, err := hankoauth.New(hankoauth.Config{APIURL: "https://passkeys.example.com"})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -22,13 +23,22 @@ func TestPublicPath(t *testing.T) {
 		{"/public/", true},
 		{"/public/app.css", true},
 		{"/public/app.css?v=1#top", true},
-		{"/public//app.css", true},
+		{"/public//app.css", false},
+		{"/public/%2F/app.css", false},
 		{"/public/a%20b.css", true},
 		{"/static", true},
 		{"/staticfiles/x", true},
 		{"/healthz", true},
 		{"/healthz?full=1", true},
-		{"//public/app.css", true}, // collapses to /public/app.css
+		{"//public/app.css", false}, // not collapsed: "//x" may name a host
+		{"///public/app.css", false},
+		{"/public/%C0%AE%C0%AE/admin", false}, // overlong "..", as a lenient decoder reads it
+		{"/public/%C0%AF", false},             // overlong "/"
+		{"/public/%E0%80%AE%E0%80%AE/x", false},
+		{"/public/%C1%9C", false}, // overlong backslash
+		{"/public/%FF", false},
+		{"/public/caf%C3%A9", true}, // proper UTF-8
+		{"/public/café", true},
 		{"/public", false},
 		{"/healthz/", false},
 		{"/PUBLIC/app.css", false},
@@ -114,6 +124,9 @@ func FuzzPublicPath(f *testing.F) {
 		if strings.ContainsAny(decoded, "\\\x00") || strings.Contains(strings.ToLower(p), "%2f") {
 			t.Fatalf("public %q hides a separator or NUL", raw)
 		}
+		if strings.Contains(p, "//") || !utf8.ValidString(decoded) {
+			t.Fatalf("public %q has an empty segment or bytes that are not UTF-8", raw)
+		}
 	})
 }
 
@@ -178,7 +191,11 @@ func FuzzCheckHeaders(f *testing.F) {
 		if proto.Unmarshal(data, &req) != nil {
 			return
 		}
-		lookup := checkHeaders{req.GetAttributes().GetRequest().GetHttp()}.lookup
+		ch, err := newCheckHeaders(req.GetAttributes().GetRequest().GetHttp())
+		if err != nil {
+			return
+		}
+		lookup := ch.lookup
 		_ = isGRPC(first(lookup, "content-type"))
 		token, src, err := x.ExtractSource(lookup)
 		if err != nil {

@@ -2,7 +2,10 @@ package extauthz
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -10,42 +13,97 @@ import (
 	"github.com/hankoauth/hankoauth"
 )
 
+// The bounds on the headers of one CheckRequest. Envoy sends at most
+// max_headers_count (100) headers of max_request_headers_kb (60 KiB) by
+// default; a request beyond these bounds, which only a caller other than a
+// sanely configured Envoy sends, is denied with hankoauth.ReasonHeadersTooLarge
+// (HTTP 431) before any header is read.
+const (
+	// MaxCheckHeaders bounds the entries of headers and header_map together.
+	MaxCheckHeaders = 1024
+	// MaxCheckHeaderBytes bounds the bytes of every name and value
+	// (value and raw_value) of headers and header_map together.
+	MaxCheckHeaderBytes = 256 << 10
+)
+
+// errHeadersTooLarge is the detail of a ReasonHeadersTooLarge denial.
+type errHeadersTooLarge struct{ entries, bytes int }
+
+func (e errHeadersTooLarge) Error() string {
+	return fmt.Sprintf("check request has %d headers of %d bytes (at most %d headers of %d bytes)",
+		e.entries, e.bytes, MaxCheckHeaders, MaxCheckHeaderBytes)
+}
+
 // checkHeaders looks headers up in an HTTP request of a CheckRequest. Envoy
 // fills either the headers map (repeated headers joined) or, with
 // encode_raw_headers, header_map (repeated headers kept, values possibly
 // in raw_value only); both are read, and a value found in both is
 // returned once. Names are compared lower-case, as Envoy sends them.
+//
+// The work is linear in the size of the headers: header_map is indexed
+// once, by newCheckHeaders, and each lookup is a map access.
 type checkHeaders struct {
-	http *authv3.AttributeContext_HttpRequest
+	http  *authv3.AttributeContext_HttpRequest
+	index map[string][]string // header_map by lower-case name, values unique; nil when empty
 }
 
-func (h checkHeaders) lookup(name string) []string {
-	var out []string
-	if v, ok := h.http.GetHeaders()[name]; ok {
-		out = append(out, v)
+// newCheckHeaders checks the bounds of h's headers and indexes its
+// header_map.
+func newCheckHeaders(h *authv3.AttributeContext_HttpRequest) (checkHeaders, error) {
+	hm := h.GetHeaderMap().GetHeaders()
+	n := len(h.GetHeaders()) + len(hm)
+	if n > MaxCheckHeaders {
+		return checkHeaders{}, errHeadersTooLarge{entries: n}
 	}
-	for _, hv := range h.http.GetHeaderMap().GetHeaders() {
-		if !strings.EqualFold(hv.GetKey(), name) {
-			continue
-		}
+	size := 0
+	for k, v := range h.GetHeaders() {
+		size += len(k) + len(v)
+	}
+	for _, hv := range hm {
+		size += len(hv.GetKey()) + len(hv.GetValue()) + len(hv.GetRawValue())
+	}
+	if size > MaxCheckHeaderBytes {
+		return checkHeaders{}, errHeadersTooLarge{entries: n, bytes: size}
+	}
+	c := checkHeaders{http: h}
+	if len(hm) == 0 {
+		return c, nil
+	}
+	type pair struct{ name, value string }
+	seen := make(map[pair]bool, len(hm))
+	c.index = make(map[string][]string)
+	for _, hv := range hm {
+		name := strings.ToLower(hv.GetKey())
 		v := hv.GetValue()
 		if v == "" {
 			v = string(hv.GetRawValue())
 		}
-		if !contains(out, v) {
-			out = append(out, v)
+		if seen[pair{name, v}] {
+			continue
+		}
+		seen[pair{name, v}] = true
+		c.index[name] = append(c.index[name], v)
+	}
+	return c, nil
+}
+
+func (h checkHeaders) lookup(name string) []string {
+	v, inMap := h.http.GetHeaders()[name]
+	hm := h.index[name]
+	switch {
+	case !inMap:
+		return hm
+	case len(hm) == 0:
+		return []string{v}
+	}
+	out := make([]string, 0, len(hm)+1)
+	out = append(out, v)
+	for _, x := range hm {
+		if x != v {
+			out = append(out, x)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // first returns the first value of a header, or "".
@@ -158,4 +216,20 @@ func (s *Server) stripToken(lookup hankoauth.HeaderLookup, src hankoauth.Source)
 		set = append(set, header{"cookie", strings.Join(kept, "; ")})
 	}
 	return set, remove
+}
+
+// headersTooLarge denies a CheckRequest whose headers exceed the bounds
+// with hankoauth.ReasonHeadersTooLarge (HTTP 431, INVALID_ARGUMENT), before
+// any of them is read.
+func (s *Server) headersTooLarge(ctx context.Context, err error) *authv3.CheckResponse {
+	r := hankoauth.ReasonHeadersTooLarge
+	if s.hook != nil {
+		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: r.Info().Class.Result(), Reason: r})
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "extauthz: request deny",
+		slog.String("edge", edgeCheck),
+		slog.String("reason", string(r)),
+		slog.String("error", err.Error()))
+	noHeaders := func(string) []string { return nil }
+	return s.checkResponse(verdict{reason: r}, request{edge: edgeCheck, headers: noHeaders})
 }

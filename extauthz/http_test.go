@@ -33,7 +33,8 @@ func TestHTTPHandler(t *testing.T) {
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/authz/", s.HTTPHandler("/authz"))
-	mux.Handle("/verify", s.HTTPHandler("/verify"))
+	mux.Handle("/verify", s.ProxyHandler(ProxyForwardAuth, "/verify"))
+	mux.Handle("/nginx", s.ProxyHandler(ProxyNginx, "/nginx"))
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
 
@@ -147,12 +148,12 @@ func TestHTTPHandler(t *testing.T) {
 			want:   want{status: 200},
 		},
 		{
-			name: "nginx allow", path: "/verify",
+			name: "nginx allow", path: "/nginx",
 			header: map[string]string{"X-Original-Uri": "/api/orders", "X-Original-Method": "DELETE", "Authorization": "Bearer " + alice.Token},
 			want:   want{status: 200, header: allowAlice},
 		},
 		{
-			name: "nginx missing", path: "/verify",
+			name: "nginx missing", path: "/nginx",
 			header: map[string]string{"X-Original-Uri": "/public-ish"},
 			want:   missing,
 		},

@@ -2,8 +2,8 @@ package extauthz
 
 import (
 	"fmt"
-	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // pathPattern is one public path pattern: an exact path, or a prefix.
@@ -56,13 +56,17 @@ func isPublicPath(patterns []pathPattern, raw string) bool {
 
 // normalizePath returns the path part of a request target as the
 // upstream will most likely understand it: without query and fragment,
-// percent-decoded, with "//" collapsed and a trailing slash kept. It
-// reports false for a path that cannot be trusted to mean one thing, which
-// is then never public:
+// percent-decoded. It reports false for a path that cannot be trusted to
+// mean one thing, which is then never public:
 //
 //   - not absolute, or with an invalid percent-encoding;
+//   - with an empty segment ("//"): some servers collapse it, others read
+//     a leading "//x" as a host name, so no form of it is matched;
 //   - with an encoded slash ("%2F"), a backslash, a NUL, or a "%" left
 //     after decoding (double encoding);
+//   - with bytes that are not UTF-8 after decoding, such as an overlong
+//     form of "." or "/" ("%C0%AE", "%C0%AF") that a lenient decoder
+//     upstream would turn into one;
 //   - with a "." or ".." segment, before or after decoding, also with a
 //     ";parameter" (as some servers read "..;/"). Envoy's normalize_path
 //     removes them before ext_authz sees the path, so only a request
@@ -71,11 +75,11 @@ func normalizePath(raw string) (string, bool) {
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
 	}
-	if raw == "" || raw[0] != '/' {
+	if raw == "" || raw[0] != '/' || strings.Contains(raw, "//") {
 		return "", false
 	}
 	p, ok := unescapePath(raw)
-	if !ok {
+	if !ok || !utf8.ValidString(p) {
 		return "", false
 	}
 	for seg := range strings.SplitSeq(p, "/") {
@@ -86,14 +90,7 @@ func normalizePath(raw string) (string, bool) {
 			return "", false
 		}
 	}
-	if !strings.Contains(p, "//") {
-		return p, true
-	}
-	clean := path.Clean(p)
-	if strings.HasSuffix(p, "/") && clean != "/" {
-		clean += "/"
-	}
-	return clean, true
+	return p, true
 }
 
 // unescapePath percent-decodes p. It fails on an invalid escape, and on

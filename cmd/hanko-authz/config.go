@@ -25,6 +25,7 @@ type validatorConfig struct {
 	cacheSize       int
 	logLevel        *choiceValue
 	logFormat       *choiceValue
+	hankoCAFile     string // tls.go
 }
 
 // addValidatorFlags registers the validator and log flags; withURL says
@@ -32,6 +33,7 @@ type validatorConfig struct {
 func addValidatorFlags(fs *flag.FlagSet, c *validatorConfig, withURL bool, logLevel string) {
 	if withURL {
 		fs.StringVar(&c.hankoURL, "hanko-url", "", "Hanko's public API `URL` (required), such as https://<project>.hanko.io")
+		fs.StringVar(&c.hankoCAFile, "hanko-ca-file", "", "PEM `file` of the CAs that https to Hanko trusts, instead of the system's")
 	}
 	c.mode = newChoice("hybrid", "hybrid", "local", "remote")
 	fs.Var(c.mode, "mode", "how sessions are checked: `hybrid` (JWKS, then Hanko confirms, cached), local (JWKS only, blind to revocation) or remote (Hanko only)")
@@ -58,8 +60,13 @@ func (c *validatorConfig) hankoConfig(log *slog.Logger) (hankoauth.Config, error
 	if c.revalidateAfter < 0 {
 		return hankoauth.Config{}, usageErrorf("--revalidate-after must not be negative")
 	}
+	client, err := c.hankoHTTPClient(nil)
+	if err != nil {
+		return hankoauth.Config{}, err
+	}
 	return hankoauth.Config{
 		APIURL:          c.hankoURL,
+		HTTPClient:      client,
 		Mode:            mode,
 		Audience:        c.audience,
 		Issuer:          c.issuer,
@@ -109,6 +116,9 @@ type serveConfig struct {
 	publicPaths   listValue
 	stripToken    bool
 	failureMode   *choiceValue
+
+	limitsConfig // limits.go
+	tlsConfig    // tls.go
 }
 
 // addServeFlags registers the flags of serve, with the listen addresses
@@ -127,6 +137,8 @@ func addServeFlags(fs *flag.FlagSet, c *serveConfig, withURL bool, host string) 
 	fs.BoolVar(&c.stripToken, "strip-token", false, "ext_authz: remove the session token from allowed requests before they go upstream")
 	c.failureMode = newChoice("deny", "deny", "error")
 	fs.Var(c.failureMode, "authz-failure-mode", "ext_authz when Hanko is unreachable: `deny` (answer 503 UNAVAILABLE) or error (fail the Check call, so Envoy's failure_mode_allow decides)")
+	addLimitsFlags(fs, &c.limitsConfig)
+	addTLSFlags(fs, &c.tlsConfig)
 }
 
 // extauthzOptions are the ext_authz options of c.

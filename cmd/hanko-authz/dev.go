@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/hankoauth/hankoauth/hankotest"
@@ -52,11 +51,7 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 		return c.fail("dev", fmt.Errorf("--hanko-addr: %w", err))
 	}
 	hankoURL := "http://" + lis.Addr().String()
-	hankoSrv := &http.Server{
-		Handler:           hanko.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hankoSrv := cfg.limitsConfig.httpServer(hanko.Handler(), log) // the same read and idle bounds
 	go hankoSrv.Serve(lis)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

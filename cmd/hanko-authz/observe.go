@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
-	"github.com/hankoauth/hankoauth"
 	"github.com/hankoauth/hankoauth/metrics"
 	"github.com/hankoauth/hankoauth/tracing"
 )
@@ -42,12 +41,9 @@ func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
 		log.Info("tracing to the OTLP endpoint of the environment")
 	}
 	gm := m.GRPCServerMetrics()
-	client := hankoauth.NewHTTPClient(hankoauth.DefaultRequestTimeout, func(rt http.RoundTripper) http.RoundTripper {
-		return tracing.Transport(m.InstrumentTransport(rt))
-	})
 	return hooks{
 		Validator:          m.Hooks(),
-		HTTPClient:         client,
+		HankoTransport:     func(rt http.RoundTripper) http.RoundTripper { return tracing.Transport(m.InstrumentTransport(rt)) },
 		ValidatorCreated:   m.ObserveValidator,
 		Decision:           m.Decision,
 		UnaryInterceptors:  []grpc.UnaryServerInterceptor{gm.UnaryServerInterceptor()},

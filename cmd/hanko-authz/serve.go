@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -47,9 +49,9 @@ var healthServices = []string{"", hankoauthv1.SessionService_ServiceDesc.Service
 type hooks struct {
 	// Validator observes the validator.
 	Validator *hankoauth.Hooks
-	// HTTPClient, when set, makes the validator's calls to Hanko (an
-	// instrumented transport).
-	HTTPClient *http.Client
+	// HankoTransport, when set, wraps the transport of the validator's
+	// calls to Hanko (instrumentation).
+	HankoTransport func(http.RoundTripper) http.RoundTripper
 	// ValidatorCreated is called with the validator once it exists.
 	ValidatorCreated func(*hankoauth.Validator)
 	// Decision receives the decisions of the interceptors and the
@@ -94,6 +96,8 @@ type server struct {
 	http     *http.Server
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	grpcTLS  *tls.Config // nil without --tls-cert (tls.go)
+	httpTLS  *tls.Config
 	stopping atomic.Bool // set when the server starts to stop: not ready any more
 
 	// drain ends when the server stops: open streams (health watches,
@@ -120,6 +124,12 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 			s.close()
 		}
 	}()
+	if err := cfg.limitsConfig.check(); err != nil {
+		return nil, err
+	}
+	if err := cfg.tlsConfig.check(); err != nil {
+		return nil, err
+	}
 	// Listen first: an address in use fails before anything starts.
 	if s.grpcLis, err = net.Listen("tcp", cfg.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
@@ -127,9 +137,17 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	if s.httpLis, err = net.Listen("tcp", cfg.httpAddr); err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
+	if cfg.tlsConfig.enabled() {
+		if s.grpcTLS, s.httpTLS, err = cfg.serverTLS(log); err != nil {
+			return nil, &usageError{msg: err.Error()}
+		}
+		s.httpLis = tls.NewListener(s.httpLis, s.httpTLS)
+	}
 	hcfg.Hooks = h.Validator
-	if h.HTTPClient != nil {
-		hcfg.HTTPClient = h.HTTPClient
+	if h.HankoTransport != nil {
+		if hcfg.HTTPClient, err = cfg.hankoHTTPClient(h.HankoTransport); err != nil {
+			return nil, err
+		}
 	}
 	if s.v, err = hankoauth.New(hcfg); err != nil {
 		return nil, &usageError{msg: err.Error()}
@@ -140,6 +158,7 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	if err := s.build(); err != nil {
 		return nil, err
 	}
+	warnPlainHanko(log, cfg.hankoURL)
 	return s, nil
 }
 
@@ -176,6 +195,10 @@ func (s *server) build() error {
 		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{authn.Unary()})...),
 		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, authn.Stream()})...),
 	}, s.hooks.GRPCOptions...)
+	opts = append(opts, cfg.limitsConfig.grpcOptions()...)
+	if s.grpcTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.grpcTLS)))
+	}
 	s.grpc = grpc.NewServer(opts...)
 	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(s.log)).Register(s.grpc)
 	authz.Register(s.grpc)
@@ -203,7 +226,7 @@ func (s *server) build() error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	var ah http.Handler = authz.HTTPHandler("/authz")
+	var ah http.Handler = authz.ProxyHandler(cfg.limitsConfig.proxy(), "/authz")
 	if s.hooks.WrapAuthz != nil {
 		ah = s.hooks.WrapAuthz(ah)
 	}
@@ -212,12 +235,7 @@ func (s *server) build() error {
 	if s.hooks.HTTPRoutes != nil {
 		s.hooks.HTTPRoutes(mux)
 	}
-	s.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	s.http = cfg.limitsConfig.httpServer(authzRaw(ah, mux), s.log)
 	return nil
 }
 
