@@ -17,6 +17,9 @@ type options struct {
 	now        func() time.Time
 	keyBits    int
 	jwksMaxAge time.Duration
+
+	webhooks     []webhookSub // see webhooks.go
+	sessionLimit int
 }
 
 func defaultOptions() options {
@@ -46,6 +49,13 @@ func (o *options) check() error {
 		return errors.New("hankotest: RSA keys need at least 2048 bits")
 	case o.jwksMaxAge < 0:
 		return errors.New("hankotest: JWKS max-age must not be negative")
+	case o.sessionLimit < 0:
+		return errors.New("hankotest: session limit must not be negative")
+	}
+	for _, w := range o.webhooks {
+		if err := webhookURL(w.url); err != nil {
+			return err
+		}
 	}
 	return nil
 }
