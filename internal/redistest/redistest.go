@@ -4,6 +4,7 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -68,7 +69,8 @@ func start(tb testing.TB, bin string) (*Server, error) {
 		"--bind", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes",
 		"--daemonize", "no", "--dir", tb.TempDir(), "--loglevel", "warning")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	var out bytes.Buffer // shown when it fails to start
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -80,7 +82,7 @@ func start(tb testing.TB, bin string) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("redis-server on %s did not answer PING", addr)
+			return nil, fmt.Errorf("redis-server on %s did not answer PING: %s", addr, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
