@@ -69,6 +69,10 @@ type hooks struct {
 	WrapAuthz func(http.Handler) http.Handler
 	// Shutdown is called last when the server stops (to flush exporters).
 	Shutdown func(context.Context) error
+	// Webhook observes the webhook receiver's deliveries.
+	Webhook func(event, result string)
+	// StreamCreated is called with the revocation stream's status.
+	StreamCreated func(status func() (up bool, lag time.Duration))
 }
 
 // run serves cfg until ctx ends, then stops gracefully. h adds metrics
@@ -94,6 +98,7 @@ type server struct {
 	grpcLis  net.Listener
 	httpLis  net.Listener
 	stopping atomic.Bool // set when the server starts to stop: not ready any more
+	rev      revocation  // webhooks and the revocation stream (revocation.go)
 
 	// drain ends when the server stops: open streams (health watches,
 	// WatchSession) end then with Unavailable, so that GracefulStop need
@@ -126,6 +131,9 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	if s.httpLis, err = net.Listen("tcp", cfg.httpAddr); err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
+	if err := cfg.revocation.apply(&hcfg); err != nil {
+		return nil, err
+	}
 	hcfg.Hooks = h.Validator
 	if h.HTTPClient != nil {
 		hcfg.HTTPClient = h.HTTPClient
@@ -135,6 +143,9 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	}
 	if h.ValidatorCreated != nil {
 		h.ValidatorCreated(s.v)
+	}
+	if err := s.setupRevocation(); err != nil {
+		return nil, err
 	}
 	if err := s.build(); err != nil {
 		return nil, err
@@ -199,6 +210,9 @@ func (s *server) build() (err error) {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		if line := s.revocationStatus(); line != "" {
+			fmt.Fprintln(w, line)
+		}
 	})
 	var ah http.Handler = authz.HTTPHandler("/authz")
 	if s.hooks.WrapAuthz != nil {
@@ -206,6 +220,7 @@ func (s *server) build() (err error) {
 	}
 	mux.Handle("/authz", ah)
 	mux.Handle("/authz/", ah)
+	s.routeWebhooks(mux)
 	if s.hooks.HTTPRoutes != nil {
 		s.hooks.HTTPRoutes(mux)
 	}
@@ -221,7 +236,7 @@ func (s *server) build() (err error) {
 // ready reports whether the server takes traffic: the validator can judge
 // tokens and the server is not stopping.
 func (s *server) ready() bool {
-	return !s.stopping.Load() && s.v.Ready() == nil
+	return !s.stopping.Load() && s.v.Ready() == nil && s.revocationReady()
 }
 
 // serve runs the servers until ctx ends or one of them fails, then stops
@@ -353,6 +368,7 @@ func (c *contextStream) Context() context.Context { return c.ctx }
 // close releases the validator, the listeners and the hooks.
 func (s *server) close() {
 	s.drainNow()
+	s.closeRevocation()
 	if s.v != nil {
 		s.v.Close()
 	}
