@@ -166,6 +166,12 @@ func checkLabels(t *testing.T, fams map[string]*dto.MetricFamily, secrets ...str
 	for _, p := range paths {
 		allowed[string(p)] = true
 	}
+	for _, v := range slicesOf(webhookEvents, webhookResults) {
+		allowed[v] = true
+	}
+	for _, v := range revocationSources {
+		allowed[string(v)] = true
+	}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
 			for _, lp := range m.GetLabel() {
