@@ -18,7 +18,7 @@ func TestRevocationMetrics(t *testing.T) {
 	m.Webhook("session.delete.explicit.logout", "applied")
 	m.Webhook("session.create.flow", "ignored")
 	m.Webhook("eyJhbGciOiJSUzI1NiJ9.forged", "rejected") // a sender's event name: bounded
-	m.Webhook("user.delete", "bogus")                   // an unknown result: dropped
+	m.Webhook("user.delete", "bogus")                    // an unknown result: dropped
 	m.Hooks().RevocationApplied("webhook")
 	m.Hooks().RevocationApplied("elsewhere")
 	m.Hooks().RevocationRefused("stream")

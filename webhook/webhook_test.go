@@ -51,7 +51,7 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
-func newFixture(t *testing.T, audience ...string) *fixture {
+func newFixture(t testing.TB, audience ...string) *fixture {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -90,7 +90,7 @@ func newFixture(t *testing.T, audience ...string) *fixture {
 	return f
 }
 
-func read(t *testing.T, name string) []byte {
+func read(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(recorded, name))
 	if err != nil {
@@ -122,7 +122,7 @@ func (f *fixture) session(t *testing.T, uid, sid string, iat time.Time) string {
 	return f.sign(t, map[string]any{"sub": uid, "session_id": sid, "aud": []string{"localhost"}, "iat": iat.Unix(), "exp": iat.Add(12 * time.Hour).Unix()}, "")
 }
 
-func (f *fixture) post(t *testing.T, body []byte, contentType string) *httptest.ResponseRecorder {
+func (f *fixture) post(t testing.TB, body []byte, contentType string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, webhook.DefaultPath, strings.NewReader(string(body)))
 	r.Header.Set("Content-Type", contentType)
