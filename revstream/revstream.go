@@ -70,7 +70,7 @@ type Stream struct {
 	downSince   atomic.Int64 // unix ns of the start of the current outage, 0 when up
 	replayed    chan struct{}
 	replayOnce  sync.Once
-	startedAt   time.Time
+	startedAt   time.Time    // immutable
 	applied     atomic.Int64 // entries read and applied (changed something)
 	appended    atomic.Int64
 	downLogOnce atomic.Bool // the current outage was logged
@@ -108,6 +108,7 @@ func New(client *redis.Client, v *hankoauth.Validator, opts ...Option) *Stream {
 		log:       slog.New(slog.DiscardHandler),
 		wake:      make(chan struct{}, 1),
 		replayed:  make(chan struct{}),
+		startedAt: time.Now(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -119,8 +120,7 @@ func New(client *redis.Client, v *hankoauth.Validator, opts ...Option) *Stream {
 func (s *Stream) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.startedAt = time.Now()
-	s.downSince.Store(s.startedAt.UnixNano()) // not up until a first success
+	s.downSince.Store(time.Now().UnixNano()) // not up until a first success
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.read(ctx) }()
 	go func() { defer s.wg.Done(); s.write(ctx) }()
