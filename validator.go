@@ -176,6 +176,13 @@ func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte
 	select {
 	case r := <-ch:
 		res := r.Val.(result)
+		if r.Err == nil && res.session != nil {
+			// The shared work may have started before a revocation
+			// that returned before this call began.
+			if err := v.revokedError(res.session, v.cfg.Now()); err != nil {
+				return nil, res.path, err
+			}
+		}
 		return res.session, res.path, r.Err
 	case <-ctx.Done():
 		return nil, PathRemote, &Error{Reason: ReasonCanceled, kind: ErrUnavailable, cause: ctx.Err()}

@@ -14,7 +14,8 @@ import (
 const WebhookSubject = "hanko webhooks"
 
 // ReasonNotWebhookToken: a token signed by Hanko that is not a webhook
-// token (another "sub", no "evt", a session_id).
+// token (another "sub", no "evt", a session_id). Only VerifyWebhook
+// returns it, never Validate, so it is not one of the edges' Reasons.
 const ReasonNotWebhookToken Reason = "NOT_A_WEBHOOK_TOKEN"
 
 // ErrNotWebhookToken is the precise reason of a token that VerifyWebhook
