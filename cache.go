@@ -16,14 +16,24 @@ type entry struct {
 	err     error         // the rejection, nil for a session
 	until   int64         // unix nanoseconds: not trusted from then on
 	state   *sessionState // shared by the entries of one session id; nil for rejections
+	iat     int64         // the session's issued-at (unix ns), for user revocations
 }
 
 // sessionState is what all cached tokens of one session id share, so that
 // revoking the session reaches each of them with one store.
 type sessionState struct {
 	revoked atomic.Bool
-	sid     string // the session id; immutable
-	refs    int    // cached entries that point here; guarded by cache.mu
+	sid     revKey     // the session id; immutable
+	user    *userState // the session's user; immutable
+	refs    int        // cached entries that point here; guarded by cache.mu
+}
+
+// userState is what the session states of one user share, so that
+// revoking the user reaches each of its cached tokens with one store.
+type userState struct {
+	before atomic.Int64 // sessions issued at or before this (unix ns) are revoked
+	uid    revKey       // immutable
+	refs   int          // session states that point here; guarded by cache.mu
 }
 
 // errRevokedHere is the error of a session revoked through RevokeSession.
@@ -34,27 +44,33 @@ func (e *entry) lookup(now time.Time) (*Session, error, bool) {
 	if now.UnixNano() >= e.until {
 		return nil, nil, false
 	}
-	if e.state != nil && e.state.revoked.Load() {
-		return nil, errRevokedHere, true
+	if st := e.state; st != nil {
+		if st.revoked.Load() {
+			return nil, errRevokedHere, true
+		}
+		if e.iat <= st.user.before.Load() {
+			return nil, errUserRevoked, true
+		}
 	}
 	return e.session, e.err, true
 }
 
 // cache holds validation results by the SHA-256 of the token, bounded in
 // size (otter's S3-FIFO eviction) and in time (each entry expires at its
-// until). A second index by session id makes RevokeSession cheap: it
-// flips one flag that every cached token of the session shares.
+// until). Indexes by session and user id make revocations cheap: one
+// store to a flag that every cached token of the session (or user)
+// shares, read with an atomic load on every hit.
 type cache struct {
-	c *otter.Cache[[32]byte, *entry]
+	c    *otter.Cache[[32]byte, *entry]
+	revs *revocationStore // consulted under mu when an entry is linked
 
 	mu       sync.Mutex               // guards the fields below
-	sessions map[string]*sessionState // session id -> state, while entries point at it
-	revoked  map[string]int64         // session id -> unix ns until which it stays revoked
-	max      int
+	sessions map[revKey]*sessionState // session id -> state, while entries point at it
+	users    map[revKey]*userState    // user id -> state, while session states point at it
 }
 
-func newCache(size int, now func() time.Time, evicted func()) *cache {
-	c := &cache{sessions: make(map[string]*sessionState), revoked: make(map[string]int64), max: size}
+func newCache(size int, now func() time.Time, evicted func(), revs *revocationStore) *cache {
+	c := &cache{revs: revs, sessions: make(map[revKey]*sessionState), users: make(map[revKey]*userState)}
 	c.c = otter.Must(&otter.Options[[32]byte, *entry]{
 		MaximumSize: size,
 		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[[32]byte, *entry]) time.Duration {
@@ -72,20 +88,37 @@ func newCache(size int, now func() time.Time, evicted func()) *cache {
 
 func (c *cache) get(key [32]byte) (*entry, bool) { return c.c.GetIfPresent(key) }
 
-// put stores e for key; sid links a session entry to its session's state.
-// A session revoked by id is stored as a rejection, and put returns the
-// entry it stored.
+// put stores e for key, linking a session entry to its session's and
+// user's state. A session that a revocation in force covers is stored as
+// a rejection, and put returns the entry it stored.
 func (c *cache) put(key [32]byte, e *entry, sid string, now time.Time) *entry {
-	if sid != "" && e.session != nil {
+	if s := e.session; s != nil && sid != "" {
+		sk, uk := revocationKey(sid), revocationKey(s.UserID)
+		e.iat = issuedAtNanos(s)
 		c.mu.Lock()
-		if until, ok := c.revoked[sid]; ok && now.UnixNano() < until {
+		// Under mu, so that a revocation applied meanwhile either is
+		// seen here or finds the state linked below.
+		if err := c.revs.check(sk, uk, e.iat, now.UnixNano()); err != nil {
 			c.mu.Unlock()
-			e = &entry{err: errRevokedHere, until: e.until}
+			e = &entry{err: err, until: e.until}
 		} else {
-			st := c.sessions[sid]
+			st := c.sessions[sk]
+			if st != nil && st.user.uid != uk {
+				// One session id, two users: Hanko never signs that.
+				// Do not cache it rather than mix up their states.
+				c.mu.Unlock()
+				return e
+			}
 			if st == nil {
-				st = &sessionState{sid: sid}
-				c.sessions[sid] = st
+				us := c.users[uk]
+				if us == nil {
+					us = &userState{uid: uk}
+					us.before.Store(c.revs.userBefore(uk, now.UnixNano()))
+					c.users[uk] = us
+				}
+				us.refs++
+				st = &sessionState{sid: sk, user: us}
+				c.sessions[sk] = st
 			}
 			st.refs++
 			e.state = st
@@ -103,34 +136,35 @@ func (c *cache) release(e *entry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e.state.refs--
-	if e.state.refs <= 0 && c.sessions[e.state.sid] == e.state {
-		delete(c.sessions, e.state.sid)
+	st := e.state
+	st.refs--
+	if st.refs > 0 || c.sessions[st.sid] != st {
+		return
+	}
+	delete(c.sessions, st.sid)
+	st.user.refs--
+	if st.user.refs <= 0 && c.users[st.user.uid] == st.user {
+		delete(c.users, st.user.uid)
 	}
 }
 
-// revoke marks the session sid revoked until until (unix ns): its cached
-// tokens are rejected from now on, and so are tokens of it cached later.
-func (c *cache) revoke(sid string, until int64, now time.Time) bool {
+// revokeSession rejects the cached tokens of session sid from now on.
+func (c *cache) revokeSession(sid revKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.revoked) >= c.max {
-		n := now.UnixNano()
-		for k, u := range c.revoked {
-			if u <= n {
-				delete(c.revoked, k)
-			}
-		}
+	if st := c.sessions[sid]; st != nil {
+		st.revoked.Store(true)
 	}
-	if len(c.revoked) < c.max {
-		c.revoked[sid] = until
+}
+
+// revokeUser rejects the cached tokens of user uid issued at or before
+// before (unix ns) from now on.
+func (c *cache) revokeUser(uid revKey, before int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if us := c.users[uid]; us != nil && us.before.Load() < before {
+		us.before.Store(before)
 	}
-	st := c.sessions[sid]
-	if st == nil {
-		return false
-	}
-	st.revoked.Store(true)
-	return true
 }
 
 func (c *cache) len() int { return c.c.EstimatedSize() }

@@ -115,6 +115,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Hooks, when set, observe the validator (for metrics).
 	Hooks *Hooks
+	// MaxRevocations bounds the revocations kept in force (see Revoke).
+	// Default DefaultMaxRevocations.
+	MaxRevocations int
+	// SessionLifetime is the longest lifetime of Hanko's sessions
+	// (session.lifespan): how long a user revocation is kept. Default
+	// 12 h, Hanko's default.
+	SessionLifetime time.Duration
 }
 
 // withDefaults checks cfg and fills in its defaults.
@@ -152,6 +159,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.KeyRefreshMin == 0 {
 		cfg.KeyRefreshMin = DefaultKeyRefreshMin
+	}
+	if cfg.MaxRevocations < 0 || cfg.SessionLifetime < 0 {
+		return cfg, fmt.Errorf("hankoauth: MaxRevocations and SessionLifetime must not be negative")
+	}
+	if cfg.MaxRevocations == 0 {
+		cfg.MaxRevocations = DefaultMaxRevocations
+	}
+	if cfg.SessionLifetime == 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

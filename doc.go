@@ -22,9 +22,19 @@
 // (CacheSize), never past the token's exp, Hanko's idle_expires_at or
 // RevalidateAfter. A session Hanko reported revoked stays rejected until its
 // exp without asking again. Concurrent validations of one token share one
-// verification and one call to Hanko. RevokeSession rejects all cached
-// tokens of a session id at once, for revocation pushed from outside (Hanko's
-// session.delete.* webhooks).
+// verification and one call to Hanko.
+//
+// # Revocation pushed from outside
+//
+// RevokeSession (a session id, until its expiry) and RevokeUser (every
+// session of a user issued up to a time), or Revoke with a Revocation, make
+// the validator reject those sessions at once on every path, cached tokens
+// included, in every mode: for Hanko's session.delete.* and user.delete
+// webhooks (VerifyWebhook checks their tokens; package webhook receives
+// them, package revstream passes them between replicas). Revocations are
+// kept until they run out and never dropped: at Config.MaxRevocations
+// (about 55 bytes each) a new one is refused with ErrRevocationsFull,
+// loudly. A cache hit checks them with two atomic loads.
 //
 // # Lifecycle
 //

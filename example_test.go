@@ -80,7 +80,7 @@ func ExampleValidator_RevokeSession() {
 	defer v.Close()
 	_, _ = v.Validate(context.Background(), minted.Token)
 
-	v.RevokeSession(minted.SessionID, 12*time.Hour)
+	_ = v.RevokeSession(minted.SessionID, minted.ExpiresAt)
 	_, err := v.Validate(context.Background(), minted.Token)
 	fmt.Println(hankoauth.ReasonOf(err))
 	// Output: SESSION_REVOKED

@@ -35,4 +35,10 @@ type Hooks struct {
 	// KeysRefreshed is called after each JWKS fetch with its outcome ("ok"
 	// or "error"), and the number of usable keys then in use.
 	KeysRefreshed func(outcome string, keys int)
+	// RevocationApplied is called when Revoke (or RevokeSession,
+	// RevokeUser) changed the revocations in force.
+	RevocationApplied func(source RevocationSource)
+	// RevocationRefused is called when a revocation could not be kept
+	// because the store is full (ErrRevocationsFull).
+	RevocationRefused func(source RevocationSource)
 }

@@ -22,6 +22,7 @@ type Validator struct {
 	validateURL string
 	keys        *jwks  // nil in remote mode
 	cache       *cache // nil when disabled
+	revs        *revocationStore
 
 	group          singleflight.Group // collapses concurrent work on one token
 	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
@@ -51,8 +52,9 @@ func New(cfg Config) (*Validator, error) {
 		return nil, err
 	}
 	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{}), ready: make(chan struct{})}
+	v.revs = newRevocationStore(cfg.MaxRevocations)
 	if cfg.CacheSize > 0 {
-		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted)
+		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted, v.revs)
 	}
 	v.life, v.stop = context.WithCancel(context.Background())
 	if cfg.Mode == ModeRemote {
@@ -168,7 +170,8 @@ type Stats struct {
 	CacheEntries   int       // estimated entries in the cache
 	Keys           int       // usable keys in the current JWKS
 	KeysFetchedAt  time.Time // when the current JWKS was fetched; zero if never
-	RevokedEntries int       // session ids revoked through RevokeSession and remembered
+	Revocations    int       // revocations in force (sessions and users)
+	RevocationsMax int       // Config.MaxRevocations
 }
 
 // Stats returns a snapshot of the validator's state.
@@ -176,31 +179,14 @@ func (v *Validator) Stats() Stats {
 	var s Stats
 	if v.cache != nil {
 		s.CacheEntries = v.cache.len()
-		v.cache.mu.Lock()
-		s.RevokedEntries = len(v.cache.revoked)
-		v.cache.mu.Unlock()
 	}
+	s.Revocations, s.RevocationsMax = v.revs.len(v.cfg.Now().UnixNano()), v.revs.capacity
 	if v.keys != nil {
 		if ks := v.keys.current.Load(); ks != nil {
 			s.Keys, s.KeysFetchedAt = len(ks.keys), ks.fetchedAt
 		}
 	}
 	return s
-}
-
-// RevokeSession makes the validator reject the session sessionID from now
-// on, without asking Hanko: every cached token of it, and any of its tokens
-// validated later, for the next until-duration (use the session's remaining
-// lifetime; Hanko's default is 12 h). It is meant for Hanko's
-// session.delete.* webhooks and costs one map lookup. It reports whether a
-// cached token of the session was found. With the cache disabled it does
-// nothing.
-func (v *Validator) RevokeSession(sessionID string, until time.Duration) bool {
-	if v.cache == nil || sessionID == "" {
-		return false
-	}
-	now := v.cfg.Now()
-	return v.cache.revoke(sessionID, now.Add(until).UnixNano(), now)
 }
 
 // Validate checks token and returns its live session, or an *Error that
@@ -263,6 +249,13 @@ func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte
 	select {
 	case r := <-ch:
 		res := r.Val.(result)
+		if r.Err == nil && res.session != nil {
+			// The shared work may have started before a revocation
+			// that returned before this call began.
+			if err := v.revokedError(res.session, v.cfg.Now()); err != nil {
+				return nil, res.path, err
+			}
+		}
 		return res.session, res.path, r.Err
 	case <-ctx.Done():
 		return nil, PathRemote, &Error{Reason: ReasonCanceled, kind: ErrUnavailable, cause: ctx.Err()}
@@ -289,6 +282,9 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 	until := earliest(now.Add(v.cfg.RevalidateAfter), s.ExpiresAt)
 	if v.cfg.Mode == ModeLocal {
 		return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathLocal, now)
+	}
+	if err := v.revokedError(s, now); err != nil {
+		return v.store(key, &entry{err: err, until: s.ExpiresAt.UnixNano()}, "", PathLocal, now) // no need to ask Hanko
 	}
 	rs, err := v.remoteValidate(ctx, token)
 	switch {
@@ -335,11 +331,15 @@ func (v *Validator) computeRemote(ctx context.Context, token string, key [32]byt
 }
 
 // store caches e and returns the result a caller gets from it: a session
-// revoked through RevokeSession meanwhile is stored and returned as
+// that a revocation covers (sid is its id) is stored and returned as
 // revoked.
 func (v *Validator) store(key [32]byte, e *entry, sid string, path Path, now time.Time) (result, error) {
 	if v.cache != nil && e.until > now.UnixNano() {
 		e = v.cache.put(key, e, sid, now)
+	} else if sid != "" && e.session != nil {
+		if err := v.revokedError(e.session, now); err != nil {
+			return result{path: path}, err
+		}
 	}
 	return result{session: e.session, path: path}, e.err
 }

@@ -63,6 +63,26 @@ func parseToken(raw string) (*parsedToken, error) {
 // against cfg, and returns the session it names. It touches the network
 // only to fetch the JWKS when the kid is unknown (rate-limited).
 func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) (*Session, error) {
+	payload, err := v.verifySignature(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	var c tokenClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, newError(ErrMalformed, err)
+	}
+	if err := v.checkClaims(&c, now); err != nil {
+		return nil, err
+	}
+	s := c.session()
+	s.claims = payload
+	return s, nil
+}
+
+// verifySignature checks the signature of the compact JWS raw against the
+// JWKS and returns its payload, unchecked. It touches the network only to
+// fetch the JWKS when the kid is unknown (rate-limited).
+func (v *Validator) verifySignature(ctx context.Context, raw string) (json.RawMessage, error) {
 	tok, err := parseToken(raw)
 	if err != nil {
 		return nil, err
@@ -101,20 +121,11 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	if tok.alg != key.alg {
 		return nil, newError(ErrBadSignature, fmt.Errorf("token alg %s does not match key alg %s", tok.alg, key.alg))
 	}
-	var c tokenClaims
 	var payload json.RawMessage
 	if err := tok.jws.Claims(key.key, &payload); err != nil {
 		return nil, newError(ErrBadSignature, err)
 	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, newError(ErrMalformed, err)
-	}
-	if err := v.checkClaims(&c, now); err != nil {
-		return nil, err
-	}
-	s := c.session()
-	s.claims = payload
-	return s, nil
+	return payload, nil
 }
 
 // checkClaims applies the validator's claim rules, stricter than Hanko's

@@ -79,6 +79,7 @@ func TestDev(t *testing.T) {
 			"hankoauth.v1.SessionService/WatchSession",
 			"curl -s -X POST http://" + d.hankoAddr + "/dev/sessions",
 			"curl -i -X DELETE http://" + d.hankoAddr + "/dev/sessions/$SESSION_ID",
+			"webhooks          http://" + d.httpAddr + "/webhooks/hanko",
 			"envoy.service.auth.v3.Authorization/Check",
 			"curl -i -H \"authorization: Bearer $TOKEN\" http://" + d.httpAddr + "/authz/",
 		} {

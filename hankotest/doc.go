@@ -28,6 +28,14 @@
 // key does; [Hanko.SetIdleTimeout] sets session.idle_timeout. The clock is
 // injectable ([WithClock]).
 //
+// With [WithWebhook] it also sends Hanko's signed webhooks, shaped and
+// signed like Hanko's (see webhooks.go and the conformance test against
+// the recorded deliveries): session.create.admin on Mint,
+// session.delete.admin.revoke on Revoke, session.delete.explicit.logout on
+// [Hanko.Logout], session.delete.passive.limit beyond [WithSessionLimit],
+// session.delete.passive.expire when an idle-expired session is
+// presented, and user.delete on [Hanko.DeleteUser].
+//
 // Validation does what Hanko's does and no more: an RS256 signature by one
 // of its keys (named by kid), exp, iat and nbf, and a live session row. It
 // does not check aud or iss, and it accepts a token without exp, as Hanko

@@ -254,6 +254,7 @@ func (h *Hanko) useSession(w http.ResponseWriter, sid string, now time.Time, tou
 	}
 	if idle > 0 && now.Sub(row.lastUsed) > idle {
 		delete(h.sessions, sid)
+		h.sessionEvent(EventSessionDeleteExpire, sid, *row)
 		h.deleteCookie(w)
 		return time.Time{}, idle, false
 	}

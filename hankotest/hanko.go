@@ -33,6 +33,8 @@ type Hanko struct {
 	sessions map[string]*sessionRow // by canonical session id
 	idle     time.Duration
 	failures map[Endpoint]*failureState
+
+	hooks webhookState // webhook deliveries; see webhooks.go
 }
 
 type signingKey struct {
@@ -45,6 +47,7 @@ type sessionRow struct {
 	userID    string
 	expiresAt time.Time
 	lastUsed  time.Time // at PostgreSQL's microsecond precision
+	createdAt time.Time
 }
 
 // Session describes a session to mint with [Hanko.Mint]. Zero fields take
@@ -107,7 +110,7 @@ func New(opts ...Option) (*Hanko, error) {
 }
 
 // stop aborts injected delays; Server.Close calls it.
-func (h *Hanko) stop() { h.once.Do(func() { close(h.done) }) }
+func (h *Hanko) stop() { h.once.Do(func() { close(h.done) }); h.hooks.wg.Wait() }
 
 func (h *Hanko) now() time.Time { return h.opts.now() }
 
@@ -258,13 +261,16 @@ func (h *Hanko) Mint(s Session) (Minted, error) {
 	if err != nil {
 		return Minted{}, err
 	}
-	h.mu.Lock()
-	h.sessions[sessionID] = &sessionRow{
+	row := &sessionRow{
 		userID:    userID,
 		expiresAt: exp.UTC(),
 		lastUsed:  now.UTC().Round(time.Microsecond),
+		createdAt: now.UTC(),
 	}
+	h.mu.Lock()
+	h.sessions[sessionID] = row
 	h.mu.Unlock()
+	h.afterMint(sessionID, *row)
 	return Minted{Token: token, UserID: userID, SessionID: sessionID, ExpiresAt: time.Unix(exp.Unix(), 0).UTC()}, nil
 }
 
@@ -295,17 +301,7 @@ func (h *Hanko) Sign(claims map[string]any) (string, error) {
 // tokens validate as {"is_valid":false}, although their signature still
 // verifies. It reports whether the session existed.
 func (h *Hanko) Revoke(sessionID string) bool {
-	id, err := parseUUID(sessionID)
-	if err != nil {
-		return false
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.sessions[id]; !ok {
-		return false
-	}
-	delete(h.sessions, id)
-	return true
+	return h.deleteSession(sessionID, EventSessionDeleteRevoke)
 }
 
 // Handler returns the HTTP handler serving Hanko's endpoints; see the

@@ -20,6 +20,9 @@ type options struct {
 	key        *rsa.PrivateKey // the first signing key, when given
 	freshKeys  bool            // generate this Hanko's own keys
 	jwksMaxAge time.Duration
+
+	webhooks     []webhookSub // see webhooks.go
+	sessionLimit int
 }
 
 func defaultOptions() options {
@@ -51,6 +54,13 @@ func (o *options) check() error {
 		return errors.New("hankotest: the signing key needs at least 2048 bits")
 	case o.jwksMaxAge < 0:
 		return errors.New("hankotest: JWKS max-age must not be negative")
+	case o.sessionLimit < 0:
+		return errors.New("hankotest: session limit must not be negative")
+	}
+	for _, w := range o.webhooks {
+		if err := webhookURL(w.url); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -53,6 +53,13 @@
 //     /sessions/validate; outcome is valid, invalid, bad_request or error.
 //   - hankoauth_jwks_refreshes_total{outcome}: JWKS fetches; outcome is ok
 //     or error.
+//   - hankoauth_webhooks_total{event,result}: Hanko webhook deliveries;
+//     event is Hanko's event name (other for unknown ones), result is
+//     applied, ignored or rejected (Webhook).
+//   - hankoauth_revocations_applied_total{source}: revocations that
+//     changed the store; source is webhook, stream or api.
+//   - hankoauth_revocations_refused_total{source}: revocations refused
+//     because the store was full.
 //
 // Histograms:
 //
@@ -66,9 +73,14 @@
 //
 //   - hankoauth_hanko_requests_in_flight: HTTP requests to Hanko (JWKS and
 //     validate) under way; counted only through InstrumentTransport.
-//   - hankoauth_cache_entries, hankoauth_revoked_sessions: tokens in the
-//     cache, and sessions revoked through Validator.RevokeSession that are
-//     remembered. From ObserveValidator.
+//   - hankoauth_cache_entries: tokens in the cache. From ObserveValidator.
+//   - hankoauth_revocations_active, hankoauth_revocations_capacity:
+//     revocations in force (sessions and users) and the configured
+//     ceiling (Config.MaxRevocations). From ObserveValidator.
+//   - hankoauth_revocation_stream_up, hankoauth_revocation_stream_lag_seconds:
+//     whether the Redis revocation stream is followed (1/0), and how far
+//     behind it this replica may be (0 while following it, else the
+//     seconds since it last caught up). From ObserveStream.
 //   - hankoauth_jwks_keys, hankoauth_jwks_age_seconds: usable keys in the
 //     current JWKS and the seconds since it was fetched. From
 //     ObserveValidator; absent in remote mode, and the age until a JWKS

@@ -89,6 +89,8 @@ type Metrics struct {
 	validation map[hankoauth.Path]prometheus.Observer // by path, "other" included
 
 	validator atomic.Pointer[hankoauth.Validator] // set by ObserveValidator
+
+	rev *revocationMetrics
 }
 
 type decisionKey struct {
@@ -178,11 +180,13 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	})
 	buildInfo.Set(1)
 
-	cs := []prometheus.Collector{
+	rev, revCollectors := newRevocationMetrics()
+	m.rev = rev
+	cs := append([]prometheus.Collector{
 		m.grpc, m.decisions, m.cacheHits, m.cacheMisses, m.cacheEvictions,
 		hanko, m.hankoDuration, m.hankoInFlight, jwks, validation, buildInfo,
 		&stateCollector{m: m},
-	}
+	}, revCollectors...)
 	if err := registerAll(reg, cs); err != nil {
 		return nil, err
 	}
@@ -192,6 +196,9 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		CacheEvicted:  m.cacheEvictions.Inc,
 		HankoRequest:  m.hankoRequest,
 		KeysRefreshed: m.keysRefreshed,
+
+		RevocationApplied: rev.revocationApplied,
+		RevocationRefused: rev.revocationRefused,
 	}
 	return m, nil
 }
@@ -274,7 +281,8 @@ func (m *Metrics) GRPCServerMetrics() *grpcprom.ServerMetrics { return m.grpc }
 
 // ObserveValidator makes the state gauges (hankoauth_cache_entries,
 // hankoauth_jwks_keys, hankoauth_jwks_age_seconds,
-// hankoauth_revoked_sessions) report v's Stats, read once per scrape.
+// hankoauth_revocations_active, hankoauth_revocations_capacity) report
+// v's Stats, read once per scrape.
 // A later call replaces v; before the first, the gauges are absent.
 func (m *Metrics) ObserveValidator(v *hankoauth.Validator) { m.validator.Store(v) }
 

@@ -164,6 +164,12 @@ func checkLabels(t *testing.T, fams map[string]*dto.MetricFamily, secrets ...str
 	for _, p := range paths {
 		allowed[string(p)] = true
 	}
+	for _, v := range slicesOf(webhookEvents, webhookResults) {
+		allowed[v] = true
+	}
+	for _, v := range revocationSources {
+		allowed[string(v)] = true
+	}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
 			for _, lp := range m.GetLabel() {
@@ -205,7 +211,8 @@ func TestValidatorSequence(t *testing.T) {
 		{"hankoauth_cache_misses_total", nil, 0},
 		{"hankoauth_hanko_requests_total", []string{"outcome", "valid"}, 0},
 		{"hankoauth_hanko_requests_in_flight", nil, 0},
-		{"hankoauth_revoked_sessions", nil, 0},
+		{"hankoauth_revocations_active", nil, 0},
+		{"hankoauth_revocations_capacity", nil, hankoauth.DefaultMaxRevocations},
 		{"hankoauth_build_info", []string{"version", "v0.0.0-test", "goversion", runtime.Version()}, 1},
 	})
 	if age, ok := sample(before, "hankoauth_jwks_age_seconds"); !ok || age < 0 || age > 60 {
@@ -234,7 +241,9 @@ func TestValidatorSequence(t *testing.T) {
 	if _, err := f.v.Validate(ctx, ""); !errors.Is(err, hankoauth.ErrNoToken) {
 		t.Fatalf("no token: %v", err)
 	}
-	f.v.RevokeSession(alice.SessionID, time.Hour)
+	if err := f.v.RevokeSession(alice.SessionID, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 
 	after := scrape(t, f.reg)
 	check(t, after, []series{
@@ -251,7 +260,8 @@ func TestValidatorSequence(t *testing.T) {
 		{"hankoauth_validation_duration_seconds", []string{"path", "local"}, 1},
 		{"hankoauth_validation_duration_seconds", []string{"path", "none"}, 1},
 		{"hankoauth_jwks_refreshes_total", []string{"outcome", "ok"}, 1},
-		{"hankoauth_revoked_sessions", nil, 1},
+		{"hankoauth_revocations_active", nil, 1},
+		{"hankoauth_revocations_applied_total", []string{"source", "api"}, 1},
 	})
 	if n, ok := sample(after, "hankoauth_cache_entries"); !ok || n > 1 {
 		t.Errorf("hankoauth_cache_entries = %v (present %v), want at most 1", n, ok)

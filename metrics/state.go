@@ -12,8 +12,6 @@ import (
 var (
 	cacheEntriesDesc = prometheus.NewDesc(namespace+"_cache_entries",
 		"Tokens in the validator's cache (an estimate).", nil, nil)
-	revokedDesc = prometheus.NewDesc(namespace+"_revoked_sessions",
-		"Sessions revoked through RevokeSession that the validator remembers.", nil, nil)
 	jwksKeysDesc = prometheus.NewDesc(namespace+"_jwks_keys",
 		"Usable keys in the current JWKS (absent in remote mode).", nil, nil)
 	jwksAgeDesc = prometheus.NewDesc(namespace+"_jwks_age_seconds",
@@ -28,7 +26,10 @@ type stateCollector struct {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheEntriesDesc
-	ch <- revokedDesc
+	ch <- revocationsActiveDesc
+	ch <- revocationsCapacityDesc
+	ch <- streamUpDesc
+	ch <- streamLagDesc
 	ch <- jwksKeysDesc
 	ch <- jwksAgeDesc
 }
@@ -36,11 +37,12 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	v := c.m.validator.Load()
 	if v == nil {
+		c.m.collectRevocations(ch, nil)
 		return
 	}
 	s := v.Stats()
+	c.m.collectRevocations(ch, &s)
 	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(s.CacheEntries))
-	ch <- prometheus.MustNewConstMetric(revokedDesc, prometheus.GaugeValue, float64(s.RevokedEntries))
 	if v.Mode() == hankoauth.ModeRemote {
 		return // no JWKS in remote mode
 	}

@@ -117,8 +117,9 @@ type serveConfig struct {
 	stripToken    bool
 	failureMode   *choiceValue
 
-	limitsConfig // limits.go
-	tlsConfig    // tls.go
+	limitsConfig                  // limits.go
+	tlsConfig                     // tls.go
+	revocation   revocationConfig // revocation.go
 }
 
 // addServeFlags registers the flags of serve, with the listen addresses
@@ -136,6 +137,7 @@ func addServeFlags(fs *flag.FlagSet, c *serveConfig, withURL bool, host string) 
 	fs.Var(&c.publicPaths, "public-paths", "ext_authz: HTTP paths that need no session, comma-separated (`list`; \"/healthz\", \"/public/\", \"/static*\")")
 	fs.BoolVar(&c.stripToken, "strip-token", false, "ext_authz: remove the session token from allowed requests before they go upstream")
 	c.failureMode = newChoice("deny", "deny", "error")
+	addRevocationFlags(fs, &c.revocation)
 	fs.Var(c.failureMode, "authz-failure-mode", "ext_authz when Hanko is unreachable: `deny` (answer 503 UNAVAILABLE) or error (fail the Check call, so Envoy's failure_mode_allow decides)")
 	addLimitsFlags(fs, &c.limitsConfig)
 	addTLSFlags(fs, &c.tlsConfig)

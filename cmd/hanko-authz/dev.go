@@ -41,16 +41,41 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 		return c.fail("dev", usageErrorf("--session-lifetime must be positive"))
 	}
 	log := cfg.logger(c.stderr)
-
-	hanko, err := hankotest.New(hankotest.WithSessionLifetime(*lifetime), hankotest.WithCookieName(cfg.cookieName))
-	if err != nil {
-		return c.fail("dev", err)
+	if !cfg.revocation.webhooks.given {
+		cfg.revocation.webhooks.path = cfg.revocation.webhooks.def // the fake Hanko's webhooks revoke at once
 	}
+	cfg.revocation.maxLifetime = max(cfg.revocation.maxLifetime, *lifetime)
+
 	lis, err := net.Listen("tcp", *hankoAddr)
 	if err != nil {
 		return c.fail("dev", fmt.Errorf("--hanko-addr: %w", err))
 	}
 	hankoURL := "http://" + lis.Addr().String()
+	cfg.hankoURL = hankoURL
+	h, err := observability(ctx, log)
+	if err != nil {
+		lis.Close()
+		return c.fail("dev", err)
+	}
+	// The server first, for the address of its webhook receiver; its
+	// first JWKS fetch waits in the fake Hanko's listen queue meanwhile.
+	srv, err := newServer(cfg, log, h)
+	if err != nil {
+		lis.Close()
+		return c.fail("dev", err)
+	}
+	hopts := []hankotest.Option{hankotest.WithSessionLifetime(*lifetime), hankotest.WithCookieName(cfg.cookieName)}
+	webhooks := ""
+	if p := cfg.revocation.webhooks.path; p != "" {
+		webhooks = "http://" + srv.httpLis.Addr().String() + p
+		hopts = append(hopts, hankotest.WithWebhook(webhooks, "session", "user.delete"))
+	}
+	hanko, err := hankotest.New(hopts...)
+	if err != nil {
+		lis.Close()
+		srv.close()
+		return c.fail("dev", err)
+	}
 	hankoSrv := cfg.limitsConfig.httpServer(hanko.Handler(), log) // the same read and idle bounds
 	go hankoSrv.Serve(lis)
 	defer func() {
@@ -58,17 +83,8 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 		defer cancel()
 		hankoSrv.Shutdown(sctx)
 	}()
-	log.Info("fake Hanko serving", slog.String("url", hankoURL), slog.Duration("session_lifetime", *lifetime))
+	log.Info("fake Hanko serving", slog.String("url", hankoURL), slog.Duration("session_lifetime", *lifetime), slog.String("webhooks_to", webhooks))
 
-	cfg.hankoURL = hankoURL
-	h, err := observability(ctx, log)
-	if err != nil {
-		return c.fail("dev", err)
-	}
-	srv, err := newServer(cfg, log, h)
-	if err != nil {
-		return c.fail("dev", err)
-	}
 	served := make(chan error, 1)
 	go func() { served <- srv.serve(ctx) }()
 
@@ -89,6 +105,7 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 		cookie:   cfg.cookieName,
 		email:    *email,
 		minted:   m,
+		webhooks: webhooks,
 	})
 	if err := <-served; err != nil {
 		return c.fail("dev", err)
@@ -124,6 +141,7 @@ func waitReady(ctx context.Context, srv *server, served <-chan error) error {
 type devInfo struct {
 	hankoURL, grpcAddr, httpAddr, cookie, email string
 	minted                                      hankotest.Minted
+	webhooks                                    string // the receiver the fake Hanko calls; "" when off
 }
 
 // grpcurl is how the printed commands run grpcurl: as a Go tool of this
@@ -140,6 +158,7 @@ hanko-authz dev is running:
   fake Hanko        %[1]s  (not for production: it mints sessions for anyone)
   gRPC              %[2]s  (SessionService, health, reflection, Envoy ext_authz)
   HTTP              http://%[3]s  (/healthz, /readyz, /metrics, ext_authz under /authz/)
+  webhooks          %[12]s
 
 Demo session of %[4]s, valid until %[5]s:
 
@@ -168,7 +187,8 @@ so nothing needs to be installed (the first run builds it); any grpcurl works to
 # Validate another token:
 %[9]s -plaintext -H "authorization: Bearer $TOKEN" -d '{"session_token":"'"$TOKEN"'"}' %[2]s hankoauth.v1.SessionService/ValidateSession
 
-# Mint another session (prints session_token, user_id, session_id), and revoke one:
+# Mint another session (prints session_token, user_id, session_id), and revoke one
+# (%[11]s):
 curl -s -X POST %[1]s/dev/sessions -H 'content-type: application/json' -d '{"email":"bob@example.com"}'
 curl -i -X DELETE %[1]s/dev/sessions/$SESSION_ID
 
@@ -187,5 +207,5 @@ curl -s http://%[3]s/metrics | grep '^hankoauth_'
 
 Press Ctrl-C to stop.
 `, d.hankoURL, d.grpcAddr, d.httpAddr, d.email, m.ExpiresAt.Format(time.RFC3339),
-		m.Token, m.SessionID, m.UserID, grpcurl, d.cookie)
+		m.Token, m.SessionID, m.UserID, grpcurl, d.cookie, revokeNote(d.webhooks), webhooksLine(d.webhooks))
 }

@@ -53,5 +53,7 @@ func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
 		HTTPRoutes:         func(mux *http.ServeMux) { mux.Handle("/metrics", metrics.Handler(reg)) },
 		WrapAuthz:          func(h http.Handler) http.Handler { return tracing.HTTPHandler(h, "ext_authz") },
 		Shutdown:           shutdown,
+		Webhook:            m.Webhook,
+		StreamCreated:      m.ObserveStream,
 	}, nil
 }

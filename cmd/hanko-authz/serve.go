@@ -72,6 +72,10 @@ type hooks struct {
 	WrapAuthz func(http.Handler) http.Handler
 	// Shutdown is called last when the server stops (to flush exporters).
 	Shutdown func(context.Context) error
+	// Webhook observes the webhook receiver's deliveries.
+	Webhook func(event, result string)
+	// StreamCreated is called with the revocation stream's status.
+	StreamCreated func(status func() (up bool, lag time.Duration))
 }
 
 // run serves cfg until ctx ends, then stops gracefully. h adds metrics
@@ -99,6 +103,7 @@ type server struct {
 	grpcTLS  *tls.Config // nil without --tls-cert (tls.go)
 	httpTLS  *tls.Config
 	stopping atomic.Bool // set when the server starts to stop: not ready any more
+	rev      revocation  // webhooks and the revocation stream (revocation.go)
 
 	// drain ends when the server stops: open streams (health watches,
 	// WatchSession) end then with Unavailable, so that GracefulStop need
@@ -143,6 +148,9 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 		}
 		s.httpLis = tls.NewListener(s.httpLis, s.httpTLS)
 	}
+	if err := cfg.revocation.apply(&hcfg); err != nil {
+		return nil, err
+	}
 	hcfg.Hooks = h.Validator
 	if h.HankoTransport != nil {
 		if hcfg.HTTPClient, err = cfg.hankoHTTPClient(h.HankoTransport); err != nil {
@@ -154,6 +162,9 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	}
 	if h.ValidatorCreated != nil {
 		h.ValidatorCreated(s.v)
+	}
+	if err := s.setupRevocation(); err != nil {
+		return nil, err
 	}
 	if err := s.build(); err != nil {
 		return nil, err
@@ -225,6 +236,9 @@ func (s *server) build() error {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		if line := s.revocationStatus(); line != "" {
+			fmt.Fprintln(w, line)
+		}
 	})
 	var ah http.Handler = authz.ProxyHandler(cfg.limitsConfig.proxy(), "/authz")
 	if s.hooks.WrapAuthz != nil {
@@ -232,6 +246,7 @@ func (s *server) build() error {
 	}
 	mux.Handle("/authz", ah)
 	mux.Handle("/authz/", ah)
+	s.routeWebhooks(mux)
 	if s.hooks.HTTPRoutes != nil {
 		s.hooks.HTTPRoutes(mux)
 	}
@@ -242,7 +257,7 @@ func (s *server) build() error {
 // ready reports whether the server takes traffic: the validator can judge
 // tokens and the server is not stopping.
 func (s *server) ready() bool {
-	return !s.stopping.Load() && s.v.Ready() == nil
+	return !s.stopping.Load() && s.v.Ready() == nil && s.revocationReady()
 }
 
 // serve runs the servers until ctx ends or one of them fails, then stops
@@ -355,6 +370,7 @@ func (s *server) drainStream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 // close releases the validator, the listeners and the hooks.
 func (s *server) close() {
 	s.drainNow()
+	s.closeRevocation()
 	if s.v != nil {
 		s.v.Close()
 	}

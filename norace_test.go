@@ -1,0 +1,5 @@
+//go:build !race
+
+package hankoauth
+
+const raceEnabled = false
