@@ -2,6 +2,7 @@ package hankotest
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,7 @@ type options struct {
 	now        func() time.Time
 	keyBits    int
 	jwksMaxAge time.Duration
+	pathPrefix string
 }
 
 func defaultOptions() options {
@@ -46,6 +48,8 @@ func (o *options) check() error {
 		return errors.New("hankotest: RSA keys need at least 2048 bits")
 	case o.jwksMaxAge < 0:
 		return errors.New("hankotest: JWKS max-age must not be negative")
+	case o.pathPrefix != "" && (!strings.HasPrefix(o.pathPrefix, "/") || strings.HasSuffix(o.pathPrefix, "/")):
+		return errors.New("hankotest: path prefix must start and must not end with /")
 	}
 	return nil
 }
@@ -101,4 +105,12 @@ func WithKeyBits(bits int) Option {
 // default is 600s, as Hanko sends.
 func WithJWKSMaxAge(d time.Duration) Option {
 	return func(o *options) { o.jwksMaxAge = d }
+}
+
+// WithPathPrefix serves the endpoints under prefix (such as "/hanko" or
+// "/tenants/acme"), like a self-hosted Hanko behind a proxy path: every
+// other path gets 404. [NewServer]'s URL includes the prefix; the bare
+// host is the classic wrong --hanko-url. The default is no prefix.
+func WithPathPrefix(prefix string) Option {
+	return func(o *options) { o.pathPrefix = prefix }
 }
