@@ -51,6 +51,9 @@
 //     /sessions/validate; outcome is valid, invalid, bad_request or error.
 //   - hankoauth_jwks_refreshes_total{outcome}: JWKS fetches; outcome is ok
 //     or error.
+//   - hankoauth_outage_decisions_total{policy,result}: sessions that
+//     verified locally while Hanko could not be asked, decided by the
+//     outage policy (deny, stale or local); result is allow or deny.
 //
 // Histograms:
 //
@@ -71,6 +74,9 @@
 //     current JWKS and the seconds since it was fetched. From
 //     ObserveValidator; absent in remote mode, and the age until a JWKS
 //     has been loaded.
+//   - hankoauth_degraded: 1 while Hanko cannot be asked about sessions, so
+//     that the outage policy decides them; 0 otherwise. From
+//     ObserveValidator.
 //   - hankoauth_build_info{version,goversion}: always 1.
 //
 // From go-grpc-middleware's prometheus provider (GRPCServerMetrics):

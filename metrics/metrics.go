@@ -51,9 +51,10 @@ var (
 		hankoauth.ReasonForbidden,
 		reasonNoHTTPAttributes,
 	}
-	hankoOutcomes = []string{"valid", "invalid", "bad_request", "error"}
-	jwksOutcomes  = []string{"ok", "error"}
-	paths         = []hankoauth.Path{hankoauth.PathCache, hankoauth.PathLocal, hankoauth.PathRemote, hankoauth.PathNone}
+	hankoOutcomes  = []string{"valid", "invalid", "bad_request", "error"}
+	jwksOutcomes   = []string{"ok", "error"}
+	paths          = []hankoauth.Path{hankoauth.PathCache, hankoauth.PathLocal, hankoauth.PathRemote, hankoauth.PathNone}
+	outagePolicies = []hankoauth.OutagePolicy{hankoauth.OutageDeny, hankoauth.OutageStale, hankoauth.OutageLocal}
 )
 
 // reasonNoHTTPAttributes is extauthz.ReasonNoHTTPAttributes, spelled out so
@@ -114,6 +115,8 @@ type Metrics struct {
 	jwksRefreshes map[string]prometheus.Counter // by outcome, "other" included
 
 	validation map[hankoauth.Path]prometheus.Observer // by path, "other" included
+
+	outageDecisions map[outageKey]prometheus.Counter // every known combination
 
 	validator atomic.Pointer[hankoauth.Validator] // set by ObserveValidator
 }
@@ -189,6 +192,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	for _, p := range slices.Concat(paths, []hankoauth.Path{other}) {
 		m.validation[p] = validation.WithLabelValues(string(p))
 	}
+	outage := m.newOutageDecisions()
 	for _, e := range edges {
 		m.decisionCounter(e, "allow", hankoauth.ReasonOK)
 		m.decisionCounter(e, "error", hankoauth.ReasonUnavailable)
@@ -208,18 +212,19 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 
 	cs := []prometheus.Collector{
 		m.grpc, m.decisions, m.cacheHits, m.cacheMisses, m.cacheEvictions,
-		hanko, m.hankoDuration, m.hankoInFlight, jwks, validation, buildInfo,
+		hanko, m.hankoDuration, m.hankoInFlight, jwks, validation, outage, buildInfo,
 		&stateCollector{m: m},
 	}
 	if err := registerAll(reg, cs); err != nil {
 		return nil, err
 	}
 	m.hooks = &hankoauth.Hooks{
-		Validated:     m.validated,
-		CacheLookup:   m.cacheLookup,
-		CacheEvicted:  m.cacheEvictions.Inc,
-		HankoRequest:  m.hankoRequest,
-		KeysRefreshed: m.keysRefreshed,
+		Validated:      m.validated,
+		CacheLookup:    m.cacheLookup,
+		CacheEvicted:   m.cacheEvictions.Inc,
+		HankoRequest:   m.hankoRequest,
+		KeysRefreshed:  m.keysRefreshed,
+		OutageDecision: m.outageDecision,
 	}
 	return m, nil
 }

@@ -166,6 +166,9 @@ func checkLabels(t *testing.T, fams map[string]*dto.MetricFamily, secrets ...str
 	for _, p := range paths {
 		allowed[string(p)] = true
 	}
+	for _, p := range outagePolicies {
+		allowed[p.String()] = true
+	}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
 			for _, lp := range m.GetLabel() {

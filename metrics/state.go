@@ -18,6 +18,8 @@ var (
 		"Usable keys in the current JWKS (absent in remote mode).", nil, nil)
 	jwksAgeDesc = prometheus.NewDesc(namespace+"_jwks_age_seconds",
 		"Seconds since the current JWKS was fetched (absent until one is, and in remote mode).", nil, nil)
+	degradedDesc = prometheus.NewDesc(namespace+"_degraded",
+		"1 while Hanko cannot be asked about sessions and the outage policy decides them, else 0.", nil, nil)
 )
 
 // stateCollector reports the observed validator's Stats, taking one
@@ -31,6 +33,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- revokedDesc
 	ch <- jwksKeysDesc
 	ch <- jwksAgeDesc
+	ch <- degradedDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -41,6 +44,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	s := v.Stats()
 	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(s.CacheEntries))
 	ch <- prometheus.MustNewConstMetric(revokedDesc, prometheus.GaugeValue, float64(s.RevokedEntries))
+	degraded := 0.0
+	if v.Outage().Degraded() {
+		degraded = 1
+	}
+	ch <- prometheus.MustNewConstMetric(degradedDesc, prometheus.GaugeValue, degraded)
 	if v.Mode() == hankoauth.ModeRemote {
 		return // no JWKS in remote mode
 	}
