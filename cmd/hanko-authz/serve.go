@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -145,15 +146,10 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	return s, nil
 }
 
-// build creates the gRPC and HTTP servers. The interceptor and ext_authz
-// constructors panic on invalid options (public methods and paths, header
-// names): build reports that as a usage error.
-func (s *server) build() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &usageError{msg: fmt.Sprint(r)}
-		}
-	}()
+// build creates the gRPC and HTTP servers. An invalid option of the
+// interceptor or the ext_authz server (public methods and paths, header
+// names) is a usage error.
+func (s *server) build() error {
 	cfg := s.cfg
 	iopts := []interceptor.Option{
 		interceptor.WithPublicMethods(alwaysPublic...),
@@ -170,11 +166,18 @@ func (s *server) build() (err error) {
 		iopts = append(iopts, interceptor.WithDecisionHook(s.hooks.Decision))
 		aopts = append(aopts, extauthz.WithDecisionHook(s.hooks.Decision))
 	}
-	authz := extauthz.NewServer(s.v, aopts...)
+	authz, err := extauthz.NewServer(s.v, aopts...)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	authn, err := interceptor.New(s.v, iopts...)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
 
 	opts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{interceptor.UnaryServerInterceptor(s.v, iopts...)})...),
-		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, sessionservice.StreamServerInterceptor(s.v, iopts...)})...),
+		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{authn.Unary()})...),
+		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, authn.Stream()})...),
 	}, s.hooks.GRPCOptions...)
 	s.grpc = grpc.NewServer(opts...)
 	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(s.log)).Register(s.grpc)
@@ -343,20 +346,15 @@ func (s *server) drainStream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	defer cancel()
 	stop := context.AfterFunc(s.drain, cancel)
 	defer stop()
-	err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
-	if err != nil && s.drain.Err() != nil && ss.Context().Err() == nil {
+	outer := ss.Context()
+	w := middleware.WrapServerStream(ss)
+	w.WrappedContext = ctx
+	err := handler(srv, w)
+	if err != nil && s.drain.Err() != nil && outer.Err() == nil {
 		return status.Error(codes.Unavailable, "server is shutting down")
 	}
 	return err
 }
-
-// contextStream is a grpc.ServerStream with another context.
-type contextStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (c *contextStream) Context() context.Context { return c.ctx }
 
 // close releases the validator, the listeners and the hooks.
 func (s *server) close() {
