@@ -144,13 +144,14 @@ func TestReasonTable(t *testing.T) {
 			status    int
 			challenge bool
 		}{
-			ClassOK:          {codes.OK, http.StatusOK, false},
-			ClassNoToken:     {codes.Unauthenticated, http.StatusUnauthorized, true},
-			ClassInvalid:     {codes.Unauthenticated, http.StatusUnauthorized, true},
-			ClassForbidden:   {codes.PermissionDenied, http.StatusForbidden, true},
-			ClassUnavailable: {codes.Unavailable, http.StatusServiceUnavailable, false},
-			ClassCanceled:    {codes.Canceled, 499, false},
-			ClassBadRequest:  {codes.InvalidArgument, http.StatusBadRequest, false},
+			ClassOK:             {codes.OK, http.StatusOK, false},
+			ClassNoToken:        {codes.Unauthenticated, http.StatusUnauthorized, true},
+			ClassInvalid:        {codes.Unauthenticated, http.StatusUnauthorized, true},
+			ClassForbidden:      {codes.PermissionDenied, http.StatusForbidden, true},
+			ClassUnavailable:    {codes.Unavailable, http.StatusServiceUnavailable, false},
+			ClassCanceled:       {codes.Canceled, 499, false},
+			ClassBadRequest:     {codes.InvalidArgument, http.StatusBadRequest, false},
+			ClassReauthenticate: {codes.Unauthenticated, http.StatusUnauthorized, true},
 		}[ri.Class]
 		if ri.Code != want.code || ri.HTTPStatus != want.status || (ri.Challenge != "") != want.challenge {
 			t.Errorf("%s (class %s): code %v, status %d, challenge %q; want %v, %d, challenge %v",
@@ -165,7 +166,8 @@ func TestReasonTable(t *testing.T) {
 		ErrNotYetValid: ClassInvalid, ErrWrongAudience: ClassInvalid, ErrWrongIssuer: ClassInvalid,
 		ErrNotSessionToken: ClassInvalid, ErrRevoked: ClassInvalid, ErrSessionMismatch: ClassInvalid,
 		ErrRejected: ClassInvalid, ErrForbidden: ClassForbidden, ErrUnavailable: ClassUnavailable,
-		context.Canceled: ClassCanceled, context.DeadlineExceeded: ClassCanceled,
+		ErrReauthenticate: ClassReauthenticate,
+		context.Canceled:  ClassCanceled, context.DeadlineExceeded: ClassCanceled,
 		&Error{Reason: ReasonCanceled, kind: ErrUnavailable, cause: context.Canceled}: ClassCanceled,
 	} {
 		r := ReasonOf(err)
