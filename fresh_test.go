@@ -10,7 +10,7 @@ import (
 )
 
 func TestRequireFreshLogin(t *testing.T) {
-	r := hankoauth.RequireFreshLogin(5 * time.Minute)
+	r := hankoauth.RequireFreshLogin(5*time.Minute, nil)
 	for _, tc := range []struct {
 		name string
 		iat  time.Time
@@ -28,5 +28,14 @@ func TestRequireFreshLogin(t *testing.T) {
 		if err != nil && (!errors.Is(err, hankoauth.ErrReauthenticate) || !errors.Is(err, hankoauth.ErrForbidden)) {
 			t.Errorf("%s: %v matches neither ErrReauthenticate nor ErrForbidden", tc.name, err)
 		}
+		if err != nil && hankoauth.ReasonOf(err) != hankoauth.ReasonReauthenticate {
+			t.Errorf("%s: reason %s", tc.name, hankoauth.ReasonOf(err))
+		}
+	}
+	// The age is measured on the given clock.
+	past := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clocked := hankoauth.RequireFreshLogin(time.Minute, func() time.Time { return past })
+	if err := clocked(context.Background(), &hankoauth.Session{IssuedAt: past.Add(-30 * time.Second)}); err != nil {
+		t.Errorf("on the given clock: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ const extPrefix = "hanko."
 // into the requirement they describe: nil when there are none. An unknown
 // key under hanko., or a bad value, is an error: the route is
 // misconfigured, and must not be opened by a typo.
-func routeRequirement(ext map[string]string) (hankoauth.Requirement, error) {
+func routeRequirement(ext map[string]string, now func() time.Time) (hankoauth.Requirement, error) {
 	for k := range ext {
 		if strings.HasPrefix(k, extPrefix) && k != ExtRequire && k != ExtAMR && k != ExtMaxAge {
 			return nil, fmt.Errorf("unknown context extension %q (known: %s, %s, %s)", k, ExtRequire, ExtAMR, ExtMaxAge)
@@ -66,7 +66,7 @@ func routeRequirement(ext map[string]string) (hankoauth.Requirement, error) {
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("context extension %s: %q is not a positive duration such as 5m", ExtMaxAge, v)
 		}
-		reqs = append(reqs, hankoauth.RequireFreshLogin(d))
+		reqs = append(reqs, hankoauth.RequireFreshLogin(d, now))
 	}
 	switch len(reqs) {
 	case 0:

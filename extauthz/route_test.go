@@ -33,7 +33,7 @@ func TestRouteRequirement(t *testing.T) {
 		{"negative max age", map[string]string{"hanko.max_age": "-5m"}, "not a positive duration", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := routeRequirement(tc.ext)
+			r, err := routeRequirement(tc.ext, time.Now)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || r != nil {
 					t.Fatalf("got %v, want an error with %q", err, tc.err)
@@ -63,7 +63,7 @@ func FuzzRouteRequirement(f *testing.F) {
 	f.Add("hanko.require", "verified_email", "hanko.max_age", "5m")
 	f.Add("hanko.amr", "passkey,otp", "other", "x")
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
-		r, err := routeRequirement(map[string]string{k1: v1, k2: v2})
+		r, err := routeRequirement(map[string]string{k1: v1, k2: v2}, time.Now)
 		if err == nil && r != nil {
 			_ = r(context.Background(), &hankoauth.Session{})
 		}
