@@ -122,6 +122,13 @@ type Config struct {
 	// (session.lifespan): how long a user revocation is kept. Default
 	// 12 h, Hanko's default.
 	SessionLifetime time.Duration
+	// Outage is what hybrid mode does with a token that verifies locally
+	// when Hanko cannot be asked about its session. Default OutageDeny;
+	// the other policies need ModeHybrid.
+	Outage OutagePolicy
+	// OutageGrace is how long after Hanko last confirmed a session it
+	// keeps working under OutageStale. Default 10 min.
+	OutageGrace time.Duration
 }
 
 // withDefaults checks cfg and fills in its defaults.
@@ -141,6 +148,21 @@ func (cfg Config) withDefaults() (Config, error) {
 	case ModeHybrid, ModeLocal, ModeRemote:
 	default:
 		return cfg, fmt.Errorf("hankoauth: unknown Config.Mode %d", int(cfg.Mode))
+	}
+	switch cfg.Outage {
+	case OutageDeny:
+	case OutageStale, OutageLocal:
+		if cfg.Mode != ModeHybrid {
+			return cfg, fmt.Errorf("hankoauth: outage policy %s needs hybrid mode, not %s", cfg.Outage, cfg.Mode)
+		}
+	default:
+		return cfg, fmt.Errorf("hankoauth: unknown Config.Outage %d", int(cfg.Outage))
+	}
+	if cfg.OutageGrace < 0 {
+		return cfg, fmt.Errorf("hankoauth: durations in Config must not be negative")
+	}
+	if cfg.OutageGrace == 0 {
+		cfg.OutageGrace = DefaultOutageGrace
 	}
 	if cfg.Leeway < 0 || cfg.RevalidateAfter < 0 || cfg.RequestTimeout < 0 || cfg.KeyRefreshMin < 0 {
 		return cfg, fmt.Errorf("hankoauth: durations in Config must not be negative")

@@ -16,6 +16,15 @@
 // still gets in. ModeLocal skips the confirmation and is blind to
 // revocation. ModeRemote asks Hanko only, after cheap structural checks.
 //
+// # When Hanko is down
+//
+// In hybrid mode, Config.Outage decides a token that verifies locally when
+// Hanko cannot be asked: OutageDeny (the default) rejects it with
+// ErrUnavailable, OutageStale accepts sessions Hanko confirmed within
+// OutageGrace (10 min), OutageLocal accepts it as ModeLocal would.
+// Validator.Outage reports whether the validator is degraded, and
+// Hooks.OutageDecision observes each decision.
+//
 // # Caching and load on Hanko
 //
 // Results are cached by the SHA-256 of the token in a bounded cache

@@ -39,6 +39,9 @@ const (
 	// not an error of Validate; the edges give it for any error a
 	// Requirement returns.
 	ReasonForbidden Reason = "PERMISSION_DENIED"
+	// ReasonReauthenticate: a live session whose login is too old for the
+	// operation (RequireFreshLogin): the user must log in again, not retry.
+	ReasonReauthenticate Reason = "REAUTHENTICATION_REQUIRED"
 	// ReasonNoHTTPAttributes: an Envoy CheckRequest that describes no HTTP
 	// request, such as one from Envoy's network (TCP) ext_authz filter.
 	ReasonNoHTTPAttributes Reason = "HTTP_ATTRIBUTES_MISSING"
@@ -144,11 +147,15 @@ func newError(kind error, cause error) *Error {
 // one that may pass on retry, never as a rejection of the user).
 //
 // An error that matches ErrForbidden (what a Requirement returns) gives
-// ReasonForbidden, and a bare context.Canceled or
+// ReasonForbidden, or ReasonReauthenticate when it matches
+// ErrReauthenticate (RequireFreshLogin); a bare context.Canceled or
 // context.DeadlineExceeded gives ReasonCanceled.
 func ReasonOf(err error) Reason {
 	if err == nil {
 		return ReasonOK
+	}
+	if errors.Is(err, ErrReauthenticate) {
+		return ReasonReauthenticate
 	}
 	if errors.Is(err, ErrForbidden) {
 		return ReasonForbidden
@@ -195,6 +202,9 @@ const (
 	// ClassBadRequest: the request cannot be judged at all (an ext_authz
 	// CheckRequest without HTTP attributes).
 	ClassBadRequest
+	// ClassReauthenticate: a live session whose login is too old for the
+	// operation; the client should have the user log in again, not retry.
+	ClassReauthenticate
 )
 
 func (c Class) String() string {
@@ -213,6 +223,8 @@ func (c Class) String() string {
 		return "canceled"
 	case ClassBadRequest:
 		return "bad_request"
+	case ClassReauthenticate:
+		return "reauthenticate"
 	}
 	return "unknown"
 }
@@ -259,6 +271,8 @@ const (
 	challengeLogin     = `Bearer realm="hanko"`
 	challengeInvalid   = `Bearer realm="hanko", error="invalid_token"`
 	challengeForbidden = `Bearer realm="hanko", error="insufficient_scope"`
+	// challengeReauthenticate is RFC 9470's step-up challenge.
+	challengeReauthenticate = `Bearer realm="hanko", error="insufficient_user_authentication", error_description="a more recent login is required"`
 )
 
 // reasonTable lists every reason once.
@@ -278,6 +292,7 @@ var reasonTable = []ReasonInfo{
 	{ReasonMismatch, ClassInvalid, msgInvalid, codes.Unauthenticated, http.StatusUnauthorized, challengeInvalid},
 	{ReasonRejected, ClassInvalid, msgInvalid, codes.Unauthenticated, http.StatusUnauthorized, challengeInvalid},
 	{ReasonForbidden, ClassForbidden, "permission denied", codes.PermissionDenied, http.StatusForbidden, challengeForbidden},
+	{ReasonReauthenticate, ClassReauthenticate, "reauthentication required", codes.Unauthenticated, http.StatusUnauthorized, challengeReauthenticate},
 	{ReasonUnavailable, ClassUnavailable, "authentication temporarily unavailable", codes.Unavailable, http.StatusServiceUnavailable, ""},
 	{ReasonCanceled, ClassCanceled, "request canceled", codes.Canceled, 499, ""},
 	{ReasonNoHTTPAttributes, ClassBadRequest, "check request has no HTTP attributes", codes.InvalidArgument, http.StatusBadRequest, ""},

@@ -144,13 +144,14 @@ func TestReasonTable(t *testing.T) {
 			status    int
 			challenge bool
 		}{
-			ClassOK:          {codes.OK, http.StatusOK, false},
-			ClassNoToken:     {codes.Unauthenticated, http.StatusUnauthorized, true},
-			ClassInvalid:     {codes.Unauthenticated, http.StatusUnauthorized, true},
-			ClassForbidden:   {codes.PermissionDenied, http.StatusForbidden, true},
-			ClassUnavailable: {codes.Unavailable, http.StatusServiceUnavailable, false},
-			ClassCanceled:    {codes.Canceled, 499, false},
-			ClassBadRequest:  {codes.InvalidArgument, http.StatusBadRequest, false},
+			ClassOK:             {codes.OK, http.StatusOK, false},
+			ClassNoToken:        {codes.Unauthenticated, http.StatusUnauthorized, true},
+			ClassInvalid:        {codes.Unauthenticated, http.StatusUnauthorized, true},
+			ClassForbidden:      {codes.PermissionDenied, http.StatusForbidden, true},
+			ClassUnavailable:    {codes.Unavailable, http.StatusServiceUnavailable, false},
+			ClassCanceled:       {codes.Canceled, 499, false},
+			ClassBadRequest:     {codes.InvalidArgument, http.StatusBadRequest, false},
+			ClassReauthenticate: {codes.Unauthenticated, http.StatusUnauthorized, true},
 		}[ri.Class]
 		if r == ReasonHeadersTooLarge && ri.HTTPStatus == http.StatusRequestHeaderFieldsTooLarge {
 			want.status = ri.HTTPStatus // the precise 4xx of a bad request
@@ -168,7 +169,8 @@ func TestReasonTable(t *testing.T) {
 		ErrNotYetValid: ClassInvalid, ErrWrongAudience: ClassInvalid, ErrWrongIssuer: ClassInvalid,
 		ErrNotSessionToken: ClassInvalid, ErrRevoked: ClassInvalid, ErrSessionMismatch: ClassInvalid,
 		ErrRejected: ClassInvalid, ErrForbidden: ClassForbidden, ErrUnavailable: ClassUnavailable,
-		context.Canceled: ClassCanceled, context.DeadlineExceeded: ClassCanceled,
+		ErrReauthenticate: ClassReauthenticate,
+		context.Canceled:  ClassCanceled, context.DeadlineExceeded: ClassCanceled,
 		&Error{Reason: ReasonCanceled, kind: ErrUnavailable, cause: context.Canceled}: ClassCanceled,
 	} {
 		r := ReasonOf(err)

@@ -32,6 +32,10 @@ type Hooks struct {
 	// HankoRequest is called after each call to /sessions/validate with
 	// its outcome ("valid", "invalid", "bad_request", "error") and latency.
 	HankoRequest func(outcome string, elapsed time.Duration)
+	// OutageDecision is called for each token that verified locally but
+	// whose session Hanko could not be asked about, with the outage policy
+	// and whether it allowed the session.
+	OutageDecision func(policy OutagePolicy, allowed bool)
 	// KeysRefreshed is called after each JWKS fetch with its outcome ("ok"
 	// or "error"), and the number of usable keys then in use.
 	KeysRefreshed func(outcome string, keys int)

@@ -57,8 +57,11 @@ func (v *Validator) remoteValidate(ctx context.Context, raw string) (*Session, e
 	if h := v.cfg.Hooks.HankoRequest; h != nil {
 		h(outcome, time.Since(start))
 	}
-	if err != nil && errors.Is(err, ErrUnavailable) {
+	if outcome == "error" {
 		v.cfg.Logger.Warn("hankoauth: session validation at hanko failed", "url", v.validateURL, "error", err)
+		v.outage.failed(v.cfg.Now())
+	} else {
+		v.outage.answered(v.cfg.Now())
 	}
 	return s, err
 }

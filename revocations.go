@@ -99,6 +99,7 @@ func (v *Validator) Revoke(r Revocation, src RevocationSource) (bool, error) {
 	var err error
 	if r.SessionID != "" {
 		k := revocationKey(r.SessionID)
+		v.outage.forget(r.SessionID) // the stale outage policy must not admit it
 		changed, err = v.revs.addSession(k, r.At.UnixNano()+int64(v.cfg.Leeway), now.UnixNano())
 		if v.cache != nil && r.At.After(now.Add(-v.cfg.Leeway)) {
 			v.cache.revokeSession(k) // also when full: cached tokens never get in again

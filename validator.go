@@ -24,6 +24,7 @@ type Validator struct {
 	cache       *cache // nil when disabled
 	revs        *revocationStore
 
+	outage         *outage
 	group          singleflight.Group // collapses concurrent work on one token
 	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
 
@@ -53,6 +54,7 @@ func New(cfg Config) (*Validator, error) {
 	}
 	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{}), ready: make(chan struct{})}
 	v.revs = newRevocationStore(cfg.MaxRevocations)
+	v.outage = newOutage(&v.cfg)
 	if cfg.CacheSize > 0 {
 		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted, v.revs)
 	}
@@ -291,12 +293,20 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 	case errors.Is(err, ErrRevoked):
 		// Hanko has no row for this session: it stays rejected until
 		// the token expires, without asking Hanko again.
+		v.outage.forget(s.SessionID)
 		return v.store(key, &entry{err: err, until: s.ExpiresAt.UnixNano()}, "", PathRemote, now)
+	case errors.Is(err, ErrUnavailable):
+		if trust, ok := v.outage.decide(s, now); ok {
+			until = earliest(until, trust)
+			return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)
+		}
+		return result{path: PathRemote}, err
 	case err != nil:
 		return result{path: PathRemote}, err
 	case rs.UserID != s.UserID || rs.SessionID != s.SessionID:
 		return result{path: PathRemote}, newError(ErrSessionMismatch, nil)
 	}
+	v.outage.confirm(s.SessionID, now, rs.IdleExpiresAt)
 	s.IdleExpiresAt = rs.IdleExpiresAt
 	until = earliest(until, s.EndsAt())
 	return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)

@@ -304,7 +304,7 @@ func TestEnvoyConfigRejectsMutations(t *testing.T) {
 		stage          string // "load" or "check": where it must fail
 	}{
 		{"unknown field", "envoy_grpc: { cluster_name: hanko_authz }", "envoy_grpc: { cluster: hanko_authz }", "load"},
-		{"unknown typed_config type", "ext_authz.v3.ExtAuthzPerRoute", "ext_authz.v3.ExtAuthzPerRouteX", "load"},
+		{"unknown typed_config type", "ext_authz.v3.ExtAuthzPerRoute\n" + perRouteIndent + "disabled", "ext_authz.v3.ExtAuthzPerRouteX\n" + perRouteIndent + "disabled", "load"},
 		{"invalid port (top-level validation)", "port_value: 9001", "port_value: 90010", "load"},
 		{"empty stat_prefix (validation inside typed_config)", "stat_prefix: ingress_http", `stat_prefix: ""`, "load"},
 		{"fail open", "failure_mode_allow: false", "failure_mode_allow: true", "check"},

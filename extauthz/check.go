@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -25,6 +26,7 @@ type request struct {
 	method  string
 	path    string // as sent: may carry a query
 	headers hankoauth.HeaderLookup
+	ext     map[string]string // the route's context extensions (Check only)
 }
 
 // verdict is decide's answer: what to do with a request, and why. Its
@@ -52,7 +54,8 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		return s.headersTooLarge(ctx, err), nil
 	}
 	lookup := ch.lookup
-	r := request{edge: edgeCheck, method: h.GetMethod(), path: h.GetPath(), headers: lookup}
+	r := request{edge: edgeCheck, method: h.GetMethod(), path: h.GetPath(), headers: lookup,
+		ext: req.GetAttributes().GetContextExtensions()}
 	if r.method == "" {
 		r.method = first(lookup, ":method")
 	}
@@ -114,6 +117,13 @@ func (s *Server) judge(ctx context.Context, r request) (verdict, error) {
 	if s.publicVerbs[r.method] || isPublicPath(s.publicPaths, r.path) {
 		return verdict{reason: hankoauth.ReasonOK, public: true}, nil
 	}
+	// The route's own requirements, from its context extensions: a
+	// mistake in them denies every request of the route.
+	route, err := routeRequirement(r.ext, s.v.Now)
+	if err != nil {
+		err = fmt.Errorf("%w: route misconfigured, every request denied: %v", hankoauth.ErrForbidden, err)
+		return verdict{reason: hankoauth.ReasonOf(err)}, err
+	}
 	token, src, err := s.extractor.ExtractSource(r.headers)
 	if err != nil {
 		return verdict{reason: hankoauth.ReasonOf(err)}, err
@@ -121,6 +131,9 @@ func (s *Server) judge(ctx context.Context, r request) (verdict, error) {
 	sess, err := s.v.Validate(ctx, token)
 	if err == nil {
 		err = s.require.Check(ctx, sess)
+	}
+	if err == nil {
+		err = route.Check(ctx, sess)
 	}
 	if err != nil {
 		return verdict{reason: hankoauth.ReasonOf(err)}, err

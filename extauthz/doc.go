@@ -100,6 +100,7 @@
 //	no token                      UNAUTHENTICATED             401   Bearer realm="hanko"                              TOKEN_MISSING
 //	invalid token                 UNAUTHENTICATED             401   Bearer realm="hanko", error="invalid_token"       SESSION_EXPIRED, SESSION_REVOKED, TOKEN_AMBIGUOUS, TOKEN_MALFORMED, ...
 //	requirement not met           PERMISSION_DENIED           403   Bearer realm="hanko", error="insufficient_scope"  PERMISSION_DENIED
+//	login too old (hanko.max_age) UNAUTHENTICATED             401   Bearer realm="hanko", error="insufficient_user_authentication", ...  REAUTHENTICATION_REQUIRED
 //	Hanko unavailable             UNAVAILABLE                 503   - (Retry-After: 1, WithRetryAfter)                HANKO_UNAVAILABLE
 //	Hanko unavailable, ReturnError  gRPC error Unavailable: Envoy's failure_mode_allow / status_on_error decide
 //	no HTTP attributes            INVALID_ARGUMENT            -     -                                                 HTTP_ATTRIBUTES_MISSING
@@ -223,6 +224,29 @@
 // normalize_path and merge_slashes already resolve dot segments and "//";
 // these rules are for requests that try to escape a public prefix anyway,
 // and for proxies that do not normalise.
+//
+// # Per-route requirements
+//
+// One server can guard routes with different needs: a route sets
+// context_extensions in its ExtAuthzPerRoute.check_settings, Envoy sends
+// them in every CheckRequest of the route, and Check applies them on top of
+// WithRequirement:
+//
+//	typed_per_filter_config:
+//	  envoy.filters.http.ext_authz:
+//	    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
+//	    check_settings:
+//	      context_extensions:
+//	        hanko.require: verified_email   # ExtRequire
+//	        hanko.amr: passkey              # ExtAMR: any of a comma-separated list
+//	        hanko.max_age: 5m               # ExtMaxAge: hankoauth.RequireFreshLogin
+//
+// A login older than hanko.max_age is denied with REAUTHENTICATION_REQUIRED
+// (401), so that clients send the user to log in again; the others with
+// PERMISSION_DENIED. Keys outside "hanko." are ignored. An unknown key
+// under "hanko." (a typo) or a bad value denies every request of the route
+// with PERMISSION_DENIED and a log line naming the key: a mistake never
+// opens a route. The HTTP mode has no context extensions.
 //
 // # HTTP mode
 //

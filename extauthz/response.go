@@ -52,12 +52,13 @@ func (s *Server) answer(v verdict, r request) answer {
 
 // errorKinds is the "error" of a JSON denial body, by class.
 var errorKinds = map[hankoauth.Class]string{
-	hankoauth.ClassNoToken:     "unauthenticated",
-	hankoauth.ClassInvalid:     "unauthenticated",
-	hankoauth.ClassForbidden:   "permission_denied",
-	hankoauth.ClassUnavailable: "unavailable",
-	hankoauth.ClassCanceled:    "canceled",
-	hankoauth.ClassBadRequest:  "bad_request",
+	hankoauth.ClassNoToken:        "unauthenticated",
+	hankoauth.ClassInvalid:        "unauthenticated",
+	hankoauth.ClassForbidden:      "permission_denied",
+	hankoauth.ClassUnavailable:    "unavailable",
+	hankoauth.ClassCanceled:       "canceled",
+	hankoauth.ClassBadRequest:     "bad_request",
+	hankoauth.ClassReauthenticate: "reauthentication_required",
 }
 
 // denial renders a denial for reason: the HTTP status, gRPC code, message

@@ -76,7 +76,10 @@
 //   - DELETE /dev/sessions/{session_id} revokes it: 204, or 404 when
 //     there is no such session.
 //
-// Fault injection ([Hanko.Fail]: status, delay, dropped connection) and
-// call counters ([Hanko.Calls]) are test aids, not Hanko behaviour either.
+// Fault injection ([Hanko.Fail], [Hanko.FailAll]: status, delay, dropped
+// connection, extra headers, a skewed Date clock; [Hanko.BadJWKS]: weak,
+// duplicate, symmetric or no keys; [WithPathPrefix]: endpoints under a path
+// prefix) and call counters ([Hanko.Calls]) are test aids, not Hanko
+// behaviour either.
 // Hanko's flows, user and admin APIs, CORS and webhooks are not faked.
 package hankotest

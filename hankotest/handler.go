@@ -34,6 +34,13 @@ func (h *Hanko) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		handle  func(http.ResponseWriter, *http.Request)
 	)
 	path := r.URL.Path
+	if p := h.opts.pathPrefix; p != "" {
+		if !strings.HasPrefix(path, p+"/") {
+			writeError(w, r, http.StatusNotFound, "Not Found")
+			return
+		}
+		path = path[len(p):]
+	}
 	switch {
 	case path == "/.well-known/jwks.json":
 		e, methods, handle = EndpointJWKS, []string{http.MethodGet}, h.serveJWKS
@@ -56,13 +63,15 @@ func (h *Hanko) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/dev/sessions":
 		e, methods, handle = EndpointDevSessions, []string{http.MethodPost}, h.devCreate
 	case strings.HasPrefix(path, "/dev/sessions/") && len(path) > len("/dev/sessions/") && !strings.Contains(path[len("/dev/sessions/"):], "/"):
-		e, methods, handle = EndpointDevSessions, []string{http.MethodDelete}, h.devDelete
+		e, methods = EndpointDevSessions, []string{http.MethodDelete}
+		handle = func(w http.ResponseWriter, r *http.Request) { h.devDelete(w, r, path) }
 	default:
 		writeError(w, r, http.StatusNotFound, "Not Found")
 		return
 	}
 	h.calls[e].Add(1)
-	if h.injectFailure(w, r, e) {
+	w, done := h.injectFailure(w, r, e)
+	if done {
 		return
 	}
 	for _, m := range methods {
@@ -387,8 +396,8 @@ func (h *Hanko) devCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // devDelete is DELETE /dev/sessions/{id}, not part of Hanko's API.
-func (h *Hanko) devDelete(w http.ResponseWriter, r *http.Request) {
-	if !h.Revoke(strings.TrimPrefix(r.URL.Path, "/dev/sessions/")) {
+func (h *Hanko) devDelete(w http.ResponseWriter, r *http.Request, path string) {
+	if !h.Revoke(strings.TrimPrefix(path, "/dev/sessions/")) {
 		writeError(w, r, http.StatusNotFound, "Not Found")
 		return
 	}

@@ -3,6 +3,7 @@ package hankotest
 import (
 	"crypto/rsa"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type options struct {
 
 	webhooks     []webhookSub // see webhooks.go
 	sessionLimit int
+	pathPrefix string
 }
 
 func defaultOptions() options {
@@ -54,6 +56,8 @@ func (o *options) check() error {
 		return errors.New("hankotest: the signing key needs at least 2048 bits")
 	case o.jwksMaxAge < 0:
 		return errors.New("hankotest: JWKS max-age must not be negative")
+	case o.pathPrefix != "" && (!strings.HasPrefix(o.pathPrefix, "/") || strings.HasSuffix(o.pathPrefix, "/")):
+		return errors.New("hankotest: path prefix must start and must not end with /")
 	case o.sessionLimit < 0:
 		return errors.New("hankotest: session limit must not be negative")
 	}
@@ -138,4 +142,12 @@ func WithFreshKeys() Option {
 // default is 600s, as Hanko sends.
 func WithJWKSMaxAge(d time.Duration) Option {
 	return func(o *options) { o.jwksMaxAge = d }
+}
+
+// WithPathPrefix serves the endpoints under prefix (such as "/hanko" or
+// "/tenants/acme"), like a self-hosted Hanko behind a proxy path: every
+// other path gets 404. [NewServer]'s URL includes the prefix; the bare
+// host is the classic wrong --hanko-url. The default is no prefix.
+func WithPathPrefix(prefix string) Option {
+	return func(o *options) { o.pathPrefix = prefix }
 }

@@ -9,8 +9,9 @@ import (
 // Server is a fake Hanko listening on a loopback address.
 type Server struct {
 	*Hanko
-	// URL is the base URL, http://127.0.0.1:<port>, with no trailing slash:
-	// the Hanko API URL to configure a validator with.
+	// URL is the base URL, http://127.0.0.1:<port> (and the path prefix of
+	// [WithPathPrefix]), with no trailing slash: the Hanko API URL to
+	// configure a validator with.
 	URL string
 
 	ts *httptest.Server
@@ -26,7 +27,7 @@ func NewServer(opts ...Option) *Server {
 		panic(err)
 	}
 	ts := httptest.NewServer(h.Handler())
-	return &Server{Hanko: h, URL: ts.URL, ts: ts}
+	return &Server{Hanko: h, URL: ts.URL + h.opts.pathPrefix, ts: ts}
 }
 
 // NewTB starts a fake Hanko on 127.0.0.1 for the test tb and closes it

@@ -30,6 +30,14 @@
 // A method that serves both anonymous and signed-in callers should not be
 // public; check it in the handler instead.
 //
+// Requirements apply per method or service too: WithMethodRequirement
+// (a full method name or a service) and WithRequirementFunc (any matcher)
+// add to the global WithRequirement, so a sensitive method can ask for a
+// fresh login while the rest of the service does not:
+//
+//	interceptor.WithMethodRequirement("/acme.v1.Accounts/Delete",
+//		hankoauth.RequireFreshLogin(5*time.Minute, v.Now))
+//
 // # Status contract
 //
 // Every rejection has a fixed message, never the token or an error's text,
@@ -46,11 +54,12 @@
 //	session revoked (hybrid, remote)       Unauthenticated   invalid session                           SESSION_REVOKED (SESSION_REJECTED in remote mode)
 //	other invalid token                    Unauthenticated   invalid session                           TOKEN_AMBIGUOUS, TOKEN_MALFORMED, SIGNATURE_INVALID, ...
 //	requirement not met                    PermissionDenied  permission denied                         PERMISSION_DENIED
+//	login too old (RequireFreshLogin)      Unauthenticated   reauthentication required                 REAUTHENTICATION_REQUIRED
 //	Hanko or its JWKS unreachable          Unavailable       authentication temporarily unavailable    HANKO_UNAVAILABLE
 //	the caller cancelled / ran out of time Canceled / DeadlineExceeded (no detail)
 //
-// Clients should refresh the session on Unauthenticated, and retry later
-// on Unavailable.
+// Clients should refresh the session on Unauthenticated (have the user log
+// in again on REAUTHENTICATION_REQUIRED), and retry later on Unavailable.
 //
 // # Token sources
 //

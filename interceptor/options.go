@@ -24,6 +24,7 @@ type Option func(*options)
 type options struct {
 	public       publicMethods
 	requirement  hankoauth.Requirement
+	methodReqs   methodRequirements
 	logger       *slog.Logger
 	cookieName   string
 	tokenHeader  string

@@ -123,6 +123,9 @@ func (a *Interceptor) authenticate(ctx context.Context, method string) (context.
 	if err == nil {
 		err = a.opts.requirement.Check(ctx, s)
 	}
+	if err == nil {
+		err = a.opts.methodReqs.check(ctx, method, s)
+	}
 	if err != nil {
 		return ctx, nil, "", a.reject(ctx, method, err)
 	}

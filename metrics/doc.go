@@ -60,6 +60,9 @@
 //     changed the store; source is webhook, stream or api.
 //   - hankoauth_revocations_refused_total{source}: revocations refused
 //     because the store was full.
+//   - hankoauth_outage_decisions_total{policy,result}: sessions that
+//     verified locally while Hanko could not be asked, decided by the
+//     outage policy (deny, stale or local); result is allow or deny.
 //
 // Histograms:
 //
@@ -85,6 +88,9 @@
 //     current JWKS and the seconds since it was fetched. From
 //     ObserveValidator; absent in remote mode, and the age until a JWKS
 //     has been loaded.
+//   - hankoauth_degraded: 1 while Hanko cannot be asked about sessions, so
+//     that the outage policy decides them; 0 otherwise. From
+//     ObserveValidator.
 //   - hankoauth_build_info{version,goversion}: always 1.
 //
 // From go-grpc-middleware's prometheus provider (GRPCServerMetrics):

@@ -37,9 +37,10 @@ var (
 		hankoauth.ResultAllow, hankoauth.ResultPublic, hankoauth.ResultDeny,
 		hankoauth.ResultError, hankoauth.ResultCanceled,
 	}
-	hankoOutcomes = []string{"valid", "invalid", "bad_request", "error"}
-	jwksOutcomes  = []string{"ok", "error"}
-	paths         = []hankoauth.Path{hankoauth.PathCache, hankoauth.PathLocal, hankoauth.PathRemote, hankoauth.PathNone}
+	hankoOutcomes  = []string{"valid", "invalid", "bad_request", "error"}
+	jwksOutcomes   = []string{"ok", "error"}
+	paths          = []hankoauth.Path{hankoauth.PathCache, hankoauth.PathLocal, hankoauth.PathRemote, hankoauth.PathNone}
+	outagePolicies = []hankoauth.OutagePolicy{hankoauth.OutageDeny, hankoauth.OutageStale, hankoauth.OutageLocal}
 )
 
 // Buckets of the histograms, in seconds.
@@ -87,6 +88,8 @@ type Metrics struct {
 	jwksRefreshes map[string]prometheus.Counter // by outcome, "other" included
 
 	validation map[hankoauth.Path]prometheus.Observer // by path, "other" included
+
+	outageDecisions map[outageKey]prometheus.Counter // every known combination
 
 	validator atomic.Pointer[hankoauth.Validator] // set by ObserveValidator
 
@@ -164,6 +167,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	for _, p := range slices.Concat(paths, []hankoauth.Path{other}) {
 		m.validation[p] = validation.WithLabelValues(string(p))
 	}
+	outage := m.newOutageDecisions()
 	for _, e := range edges {
 		m.decisionCounter(e, hankoauth.ResultPublic, hankoauth.ReasonOK)
 		for _, r := range hankoauth.Reasons() {
@@ -184,18 +188,19 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	m.rev = rev
 	cs := append([]prometheus.Collector{
 		m.grpc, m.decisions, m.cacheHits, m.cacheMisses, m.cacheEvictions,
-		hanko, m.hankoDuration, m.hankoInFlight, jwks, validation, buildInfo,
+		hanko, m.hankoDuration, m.hankoInFlight, jwks, validation, outage, buildInfo,
 		&stateCollector{m: m},
 	}, revCollectors...)
 	if err := registerAll(reg, cs); err != nil {
 		return nil, err
 	}
 	m.hooks = &hankoauth.Hooks{
-		Validated:     m.validated,
-		CacheLookup:   m.cacheLookup,
-		CacheEvicted:  m.cacheEvictions.Inc,
-		HankoRequest:  m.hankoRequest,
-		KeysRefreshed: m.keysRefreshed,
+		Validated:      m.validated,
+		CacheLookup:    m.cacheLookup,
+		CacheEvicted:   m.cacheEvictions.Inc,
+		HankoRequest:   m.hankoRequest,
+		KeysRefreshed:  m.keysRefreshed,
+		OutageDecision: m.outageDecision,
 
 		RevocationApplied: rev.revocationApplied,
 		RevocationRefused: rev.revocationRefused,

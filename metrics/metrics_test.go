@@ -170,6 +170,9 @@ func checkLabels(t *testing.T, fams map[string]*dto.MetricFamily, secrets ...str
 	for _, v := range revocationSources {
 		allowed[string(v)] = true
 	}
+	for _, p := range outagePolicies {
+		allowed[p.String()] = true
+	}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
 			for _, lp := range m.GetLabel() {

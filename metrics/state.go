@@ -16,6 +16,8 @@ var (
 		"Usable keys in the current JWKS (absent in remote mode).", nil, nil)
 	jwksAgeDesc = prometheus.NewDesc(namespace+"_jwks_age_seconds",
 		"Seconds since the current JWKS was fetched (absent until one is, and in remote mode).", nil, nil)
+	degradedDesc = prometheus.NewDesc(namespace+"_degraded",
+		"1 while Hanko cannot be asked about sessions and the outage policy decides them, else 0.", nil, nil)
 )
 
 // stateCollector reports the observed validator's Stats, taking one
@@ -32,6 +34,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- streamLagDesc
 	ch <- jwksKeysDesc
 	ch <- jwksAgeDesc
+	ch <- degradedDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -43,6 +46,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	s := v.Stats()
 	c.m.collectRevocations(ch, &s)
 	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(s.CacheEntries))
+	degraded := 0.0
+	if v.Outage().Degraded() {
+		degraded = 1
+	}
+	ch <- prometheus.MustNewConstMetric(degradedDesc, prometheus.GaugeValue, degraded)
 	if v.Mode() == hankoauth.ModeRemote {
 		return // no JWKS in remote mode
 	}

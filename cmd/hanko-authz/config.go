@@ -107,6 +107,8 @@ type serveConfig struct {
 	httpAddr        string
 	publicMethods   listValue
 	shutdownTimeout time.Duration
+	outage          *choiceValue
+	outageGrace     time.Duration
 
 	// ext_authz
 	userHeader    string
@@ -130,6 +132,9 @@ func addServeFlags(fs *flag.FlagSet, c *serveConfig, withURL bool, host string) 
 	fs.StringVar(&c.httpAddr, "http-addr", host+":9002", "HTTP listen `address`: /healthz, /readyz and the HTTP ext_authz handler under /authz/")
 	fs.Var(&c.publicMethods, "public-methods", "gRPC methods or services that need no session, comma-separated (`list`; \"/pkg.Service/Method\" or \"pkg.Service\"); health, reflection and ext_authz always are")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop waits for calls in flight (open streams end at once with Unavailable)")
+	c.outage = newChoice("deny", "deny", "stale", "local")
+	fs.Var(c.outage, "hanko-outage", "hybrid mode while Hanko cannot be asked: `deny` (fail closed), stale (sessions Hanko confirmed within --hanko-outage-grace keep working; new ones fail closed) or local (every token that verifies locally passes: blind to revocation)")
+	fs.DurationVar(&c.outageGrace, "hanko-outage-grace", hankoauth.DefaultOutageGrace, "--hanko-outage stale: how long after Hanko last confirmed a session it keeps working")
 	fs.StringVar(&c.userHeader, "identity-header-user", extauthz.DefaultUserIDHeader, "ext_authz: `header` carrying the user id upstream")
 	fs.StringVar(&c.sessionHeader, "identity-header-session", extauthz.DefaultSessionIDHeader, "ext_authz: `header` carrying the session id upstream")
 	fs.StringVar(&c.emailHeader, "identity-header-email", extauthz.DefaultEmailHeader, "ext_authz: `header` carrying the email address upstream")
@@ -141,6 +146,22 @@ func addServeFlags(fs *flag.FlagSet, c *serveConfig, withURL bool, host string) 
 	fs.Var(c.failureMode, "authz-failure-mode", "ext_authz when Hanko is unreachable: `deny` (answer 503 UNAVAILABLE) or error (fail the Check call, so Envoy's failure_mode_allow decides)")
 	addLimitsFlags(fs, &c.limitsConfig)
 	addTLSFlags(fs, &c.tlsConfig)
+}
+
+// outageConfig sets the outage policy of c on hcfg.
+func (c *serveConfig) outageConfig(hcfg *hankoauth.Config) error {
+	p, err := hankoauth.ParseOutagePolicy(c.outage.value)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if c.outageGrace <= 0 {
+		return usageErrorf("--hanko-outage-grace must be positive")
+	}
+	if p != hankoauth.OutageDeny && hcfg.Mode != hankoauth.ModeHybrid {
+		return usageErrorf("--hanko-outage %s needs --mode hybrid", p)
+	}
+	hcfg.Outage, hcfg.OutageGrace = p, c.outageGrace
+	return nil
 }
 
 // extauthzOptions are the ext_authz options of c.

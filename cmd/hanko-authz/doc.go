@@ -26,6 +26,13 @@
 //     reason code on stderr), 2 a usage error, 3 Hanko could not be asked
 //     (a refused connection fails at once, naming the cause; a Hanko that
 //     does not answer, after --timeout).
+//   - doctor: checks a deployment against a Hanko (--hanko-url) and, with
+//     a token (--token or stdin), the token: DNS, TCP, TLS, the URL's path
+//     prefix, the JWKS and its keys, clock skew, /sessions/validate and
+//     its latency, the token's claims, verification and Hanko's verdict.
+//     One line per check with a fix for each that did not pass (--output
+//     text or json); never the token or its signature. Exit status 0 all
+//     passed, 1 a check failed, 2 a usage error.
 //   - version: the version and the Go version.
 //   - help [command]: usage; "hanko-authz <command> -h" too.
 //

@@ -35,7 +35,7 @@ type cli struct {
 // The exit statuses.
 const (
 	exitOK          = 0
-	exitFailure     = 1 // serve failed; validate: the token was rejected
+	exitFailure     = 1 // serve failed; validate: the token was rejected; doctor: a check failed
 	exitUsage       = 2 // bad flags or configuration
 	exitUnavailable = 3 // validate: Hanko could not be asked
 	exitRejected    = exitFailure
@@ -50,6 +50,7 @@ Commands:
   serve      run the server against a Hanko (--hanko-url)
   dev        run a fake Hanko and the server on 127.0.0.1, print a demo token and commands
   validate   validate one token and print its session as JSON
+  doctor     check a deployment against a Hanko (and a token) and say what to fix
   version    print the version
   help       print this help, or a command's: hanko-authz help serve
 
@@ -72,6 +73,8 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		return c.dev(ctx, rest)
 	case "validate":
 		return c.validate(ctx, rest)
+	case "doctor":
+		return c.doctor(ctx, rest)
 	case "version", "-version", "--version":
 		fmt.Fprintln(c.stdout, versionString())
 		return exitOK

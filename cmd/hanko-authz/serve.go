@@ -122,6 +122,9 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.outageConfig(&hcfg); err != nil {
+		return nil, err
+	}
 	s := &server{cfg: cfg, log: log, hooks: h, firstReady: make(chan struct{})}
 	s.drain, s.drainNow = context.WithCancel(context.Background())
 	defer func() {
@@ -239,6 +242,10 @@ func (s *server) build() error {
 		if line := s.revocationStatus(); line != "" {
 			fmt.Fprintln(w, line)
 		}
+		if o := s.v.Outage(); o.Degraded() {
+			// Still ready: the outage policy decides, and says so.
+			fmt.Fprintln(w, degradedText(o))
+		}
 	})
 	var ah http.Handler = authz.ProxyHandler(cfg.limitsConfig.proxy(), "/authz")
 	if s.hooks.WrapAuthz != nil {
@@ -291,7 +298,8 @@ func (s *server) serve(ctx context.Context) error {
 		slog.String("grpc_addr", s.grpcLis.Addr().String()),
 		slog.String("http_addr", s.httpLis.Addr().String()),
 		slog.String("hanko_url", s.cfg.hankoURL),
-		slog.String("mode", s.v.Mode().String()))
+		slog.String("mode", s.v.Mode().String()),
+		slog.String("hanko_outage", s.v.Outage().Policy.String()))
 
 	var err error
 	select {
@@ -386,4 +394,26 @@ func (s *server) close() {
 			s.log.Warn("observability shutdown failed", slog.String("error", err.Error()))
 		}
 	}
+}
+
+// degradedText is the line of /readyz that says Hanko cannot be asked.
+func degradedText(o hankoauth.OutageStatus) string {
+	var what string
+	switch o.Policy {
+	case hankoauth.OutageStale:
+		what = fmt.Sprintf("sessions Hanko confirmed within %v keep working, new ones are denied", o.Grace)
+	case hankoauth.OutageLocal:
+		what = "every token that verifies locally passes, blind to revocation"
+	default:
+		what = "sessions Hanko cannot confirm are denied"
+	}
+	return fmt.Sprintf("degraded: hanko unreachable since %s; --hanko-outage %s: %s",
+		o.Since.UTC().Format(time.RFC3339), o.Policy, what)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
