@@ -43,13 +43,16 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 	}
 	log := cfg.logger(c.stderr)
 
-	hanko, err := hankotest.New(hankotest.WithSessionLifetime(*lifetime), hankotest.WithCookieName(cfg.cookieName))
-	if err != nil {
-		return c.fail("dev", err)
-	}
+	// Listen first: an address in use fails before the fake generates its
+	// RSA-4096 key.
 	lis, err := net.Listen("tcp", *hankoAddr)
 	if err != nil {
 		return c.fail("dev", fmt.Errorf("--hanko-addr: %w", err))
+	}
+	hanko, err := hankotest.New(hankotest.WithSessionLifetime(*lifetime), hankotest.WithCookieName(cfg.cookieName))
+	if err != nil {
+		lis.Close()
+		return c.fail("dev", err)
 	}
 	hankoURL := "http://" + lis.Addr().String()
 	hankoSrv := &http.Server{
