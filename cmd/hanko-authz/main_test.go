@@ -426,6 +426,10 @@ func TestObservability(t *testing.T) {
 	if _, err := hankoauthv1.NewSessionServiceClient(conn).WhoAmI(rctx, &hankoauthv1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// Health is public: counted as public, not as an allowed session.
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get("http://" + srv.httpLis.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -434,6 +438,7 @@ func TestObservability(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`hankoauth_decisions_total{edge="interceptor",reason="OK",result="allow"} 1`,
+		`hankoauth_decisions_total{edge="interceptor",reason="OK",result="public"} 1`,
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="WhoAmI",grpc_service="hankoauth.v1.SessionService",grpc_type="unary"} 1`,
 		`hankoauth_jwks_keys 1`,
 		`hankoauth_hanko_requests_total{outcome="valid"} 1`,
