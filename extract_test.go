@@ -188,3 +188,26 @@ func TestReasonTable(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRemoveCookie: after RemoveCookie no session cookie is left for the
+// extractor to find, and it reports a removal exactly when there was one.
+func FuzzRemoveCookie(f *testing.F) {
+	f.Add("a=1; hanko=x; b=2")
+	f.Add(`hanko="q"; hanko=r`)
+	f.Add("hanko=; x")
+	f.Fuzz(func(t *testing.T, header string) {
+		rest, removed := RemoveCookie(header, DefaultCookieName)
+		had := false
+		for part := range strings.SplitSeq(header, ";") {
+			if _, ok := cookieNamed(part, DefaultCookieName); ok {
+				had = true
+			}
+		}
+		if removed != had {
+			t.Fatalf("RemoveCookie(%q) removed %v, had %v", header, removed, had)
+		}
+		if tok, _, err := (Extractor{}).ExtractSource(lookupOf("Cookie", rest)); err == nil {
+			t.Fatalf("RemoveCookie(%q) = %q still carries the token %q", header, rest, tok)
+		}
+	})
+}

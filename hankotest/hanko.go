@@ -82,8 +82,9 @@ type Minted struct {
 	ExpiresAt time.Time // its exp claim
 }
 
-// New returns a fake Hanko with one freshly generated signing key and no
-// sessions.
+// New returns a fake Hanko with one signing key (the process's first of
+// its size, see [WithKeyBits]; or the one of [WithSigningKey]) under a
+// fresh kid, and no sessions.
 func New(opts ...Option) (*Hanko, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -114,10 +115,12 @@ func (h *Hanko) stop() { h.once.Do(func() { close(h.done) }); h.hooks.wg.Wait() 
 
 func (h *Hanko) now() time.Time { return h.opts.now() }
 
-// RotateKey generates a new signing key, like a Hanko restart with a new
-// key appended to secrets.keys: new tokens carry the new kid, the JWKS
-// lists the old keys and then the new one, and tokens signed with the old
-// keys stay valid. It returns the new kid.
+// RotateKey adds a new signing key, like a Hanko restart with a new key
+// appended to secrets.keys: new tokens carry the new kid, the JWKS lists
+// the old keys and then the new one, and tokens signed with the old keys
+// stay valid. It returns the new kid. The key is the process's next
+// shared key of the fake's size (see [WithKeyBits]), or a fresh one with
+// [WithFreshKeys]; a fake never holds the same key twice.
 func (h *Hanko) RotateKey() (kid string, err error) {
 	h.rotating.Lock() // one rotation at a time: each gets its own key
 	defer h.rotating.Unlock()

@@ -46,6 +46,8 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 	}
 	cfg.revocation.maxLifetime = max(cfg.revocation.maxLifetime, *lifetime)
 
+	// Listen first: an address in use fails before the fake generates its
+	// RSA-4096 key.
 	lis, err := net.Listen("tcp", *hankoAddr)
 	if err != nil {
 		return c.fail("dev", fmt.Errorf("--hanko-addr: %w", err))

@@ -206,12 +206,12 @@ func (s *syncBuffer) String() string {
 }
 
 // TestServer runs a server in process on free ports, with hooks, against
-// a fake Hanko whose first JWKS request fails: it starts not ready, gets
-// ready, serves, and stops when its context ends.
+// a fake Hanko whose JWKS fails at first: it starts not ready, gets ready
+// once Hanko is back, serves, and stops when its context ends.
 func TestServer(t *testing.T) {
 	h := hankotest.NewServer()
 	defer h.Close()
-	h.Fail(hankotest.EndpointJWKS, hankotest.Failure{Status: 500, Times: 1})
+	h.Fail(hankotest.EndpointJWKS, hankotest.Failure{Status: 500})
 	m := h.MustMint(t, hankotest.Session{Email: "alice@example.com"})
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -266,6 +266,7 @@ func TestServer(t *testing.T) {
 	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("health before the JWKS: %v, %v; want NOT_SERVING", hr, err)
 	}
+	h.ClearFailures() // Hanko is back: readiness follows within seconds
 	watch, err := health.Watch(rctx, &healthpb.HealthCheckRequest{Service: "hankoauth.v1.SessionService"})
 	if err != nil {
 		t.Fatal(err)
@@ -425,6 +426,10 @@ func TestObservability(t *testing.T) {
 	if _, err := hankoauthv1.NewSessionServiceClient(conn).WhoAmI(rctx, &hankoauthv1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// Health is public: counted as public, not as an allowed session.
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get("http://" + srv.httpLis.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -433,6 +438,7 @@ func TestObservability(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`hankoauth_decisions_total{edge="interceptor",reason="OK",result="allow"} 1`,
+		`hankoauth_decisions_total{edge="interceptor",reason="OK",result="public"} 1`,
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="WhoAmI",grpc_service="hankoauth.v1.SessionService",grpc_type="unary"} 1`,
 		`hankoauth_jwks_keys 1`,
 		`hankoauth_hanko_requests_total{outcome="valid"} 1`,
