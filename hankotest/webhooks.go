@@ -202,8 +202,13 @@ func (h *Hanko) deliver(callback, event string, data any) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), webhookTimeout)
 	defer cancel()
-	stop := context.AfterFunc(doneContext(h.done), cancel)
-	defer stop()
+	go func() { // Close cuts a delivery short
+		select {
+		case <-h.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -225,16 +230,6 @@ func (w *webhookState) httpClient() *http.Client {
 		w.client = &http.Client{Timeout: webhookTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return w.client
-}
-
-// doneContext is a context that ends when done is closed.
-func doneContext(done <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-done
-		cancel()
-	}()
-	return ctx
 }
 
 // Logout deletes a session row like POST /logout, and sends

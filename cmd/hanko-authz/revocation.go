@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -112,6 +113,20 @@ func (s *server) revocationReady() bool {
 	case <-s.rev.stream.Replayed():
 		return true
 	default:
+		return false
+	}
+}
+
+// waitRevocationReady waits until revocationReady, or until ctx ends
+// (false).
+func (s *server) waitRevocationReady(ctx context.Context) bool {
+	if s.rev.stream == nil {
+		return true
+	}
+	select {
+	case <-s.rev.stream.Replayed():
+		return true
+	case <-ctx.Done():
 		return false
 	}
 }

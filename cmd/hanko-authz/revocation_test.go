@@ -162,3 +162,47 @@ func TestDevWebhooks(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhooksFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		path string
+		bad  bool
+	}{
+		{nil, nil, "", false},
+		{[]string{"--webhooks"}, nil, "/webhooks/hanko", false},
+		{[]string{"--webhooks=/hooks/hanko"}, nil, "/hooks/hanko", false},
+		{[]string{"--webhooks=false"}, nil, "", false},
+		{nil, map[string]string{"HANKO_AUTHZ_WEBHOOKS": "true"}, "/webhooks/hanko", false},
+		{nil, map[string]string{"HANKO_AUTHZ_WEBHOOKS": "/h"}, "/h", false},
+		{[]string{"--webhooks=hooks"}, nil, "", true},
+		{[]string{"--webhooks=/authz/hook"}, nil, "", true},
+		{[]string{"--webhooks=/metrics"}, nil, "", true},
+		{[]string{"--webhooks=/"}, nil, "", true},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		var cfg serveConfig
+		addServeFlags(fs, &cfg, true, "")
+		err := parseArgs(fs, tc.args, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if (err != nil) != tc.bad || cfg.revocation.webhooks.path != tc.path {
+			t.Errorf("%v %v: path %q, error %v", tc.args, tc.env, cfg.revocation.webhooks.path, err)
+		}
+	}
+}
+
+func TestRevocationUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--hanko-url", "http://127.0.0.1:1", "--webhooks", "--mode", "remote"}, "--webhooks needs the JWKS"},
+		{[]string{"serve", "--hanko-url", "http://127.0.0.1:1", "--max-revocations", "0"}, "--max-revocations must be positive"},
+		{[]string{"serve", "--hanko-url", "http://127.0.0.1:1", "--revocation-redis", "mysql://x"}, "--revocation-redis"},
+	} {
+		code, out, errOut := runCLI(t, nil, "", tc.args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", tc.args, code, out, errOut)
+		}
+	}
+}

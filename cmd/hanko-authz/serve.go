@@ -319,7 +319,7 @@ func (s *server) serve(ctx context.Context) error {
 // validator stays ready; stopping turns the status NOT_SERVING again
 // (shutdown).
 func (s *server) watchReadiness(ctx context.Context) {
-	if err := s.v.WaitReady(ctx); err != nil {
+	if err := s.v.WaitReady(ctx); err != nil || !s.waitRevocationReady(ctx) {
 		return
 	}
 	s.log.Info("hanko-authz ready")
