@@ -296,7 +296,9 @@ func TestSoak(t *testing.T) {
 			return revoked[mrand.IntN(len(revoked))]
 		}
 	}
-	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// The clients wait longer than the binary waits for Hanko (5 s), so
+	// that a slow Hanko shows as the binary's 503, not as a client timeout.
+	client := &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	runCtx, stopRun := context.WithTimeout(ctx, duration)
 	defer stopRun()
@@ -312,6 +314,7 @@ func TestSoak(t *testing.T) {
 					if err != nil {
 						if runCtx.Err() == nil {
 							st.errors.Add(1)
+							finding("transport error", tk, err.Error())
 						}
 						continue
 					}
@@ -320,12 +323,13 @@ func TestSoak(t *testing.T) {
 					judge(tk, resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusServiceUnavailable, "http "+resp.Status)
 					continue
 				}
-				cctx, ccancel := context.WithTimeout(runCtx, 5*time.Second)
+				cctx, ccancel := context.WithTimeout(runCtx, 15*time.Second)
 				resp, err := check.Check(cctx, checkReq(tk.token))
 				ccancel()
 				if err != nil {
 					if runCtx.Err() == nil {
 						st.errors.Add(1)
+						finding("transport error", tk, err.Error())
 					}
 					continue
 				}
