@@ -72,11 +72,13 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	key, ok := v.keys.lookup(tok.kid)
 	if !ok {
-		if v.keys.current.Load() == nil && v.keys.refresh(ctx, true) != nil {
-			// No key set was ever loaded: we cannot judge any token. The
-			// fetch this tried is rate-limited like any on demand, so
-			// requests fail fast while Hanko is down.
-			return nil, newError(ErrUnavailable, errors.New("no JWKS loaded yet"))
+		if v.keys.current.Load() == nil {
+			if err := v.keys.refresh(ctx, true); err != nil {
+				// No key set was ever loaded: we cannot judge any token.
+				// The fetch this tried is rate-limited like any on demand,
+				// so requests fail fast while Hanko is down.
+				return nil, v.notReady("no JWKS loaded yet")
+			}
 		}
 		key, ok = v.keys.lookup(tok.kid)
 		if !ok {

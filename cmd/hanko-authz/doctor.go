@@ -633,7 +633,7 @@ func (d *doctor) checkTokenLocal(ctx context.Context) {
 	defer v.Close()
 	wctx, cancel := context.WithTimeout(ctx, d.cfg.timeout)
 	defer cancel()
-	if err := waitValidator(wctx, v); err != nil {
+	if err := v.WaitReady(wctx); err != nil {
 		d.add("token.signature", statusSkip, "the validator could not load the JWKS in time", "")
 		return
 	}
