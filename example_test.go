@@ -85,3 +85,36 @@ func ExampleValidator_RevokeSession() {
 	fmt.Println(hankoauth.ReasonOf(err))
 	// Output: SESSION_REVOKED
 }
+
+// With OutageStale, a session Hanko confirmed keeps working through a
+// Hanko outage for the grace period; a new session fails closed.
+func ExampleConfig_outage() {
+	hanko := hankotest.NewServer()
+	defer hanko.Close()
+	v, err := hankoauth.New(hankoauth.Config{
+		APIURL:      hanko.URL,
+		Outage:      hankoauth.OutageStale,
+		OutageGrace: 10 * time.Minute,
+		CacheSize:   -1, // ask Hanko on every call, to show the outage at once
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer v.Close()
+	known, _ := hanko.Mint(hankotest.Session{})
+	_, err = v.Validate(context.Background(), known.Token)
+	fmt.Println("before:", hankoauth.ReasonOf(err))
+
+	hanko.Fail(hankotest.EndpointValidate, hankotest.Failure{Status: http.StatusServiceUnavailable})
+	fresh, _ := hanko.Mint(hankotest.Session{})
+	_, err = v.Validate(context.Background(), known.Token)
+	fmt.Println("confirmed session:", hankoauth.ReasonOf(err))
+	_, err = v.Validate(context.Background(), fresh.Token)
+	fmt.Println("new session:", hankoauth.ReasonOf(err))
+	fmt.Println("degraded:", v.Outage().Degraded())
+	// Output:
+	// before: OK
+	// confirmed session: OK
+	// new session: HANKO_UNAVAILABLE
+	// degraded: true
+}

@@ -57,10 +57,13 @@ func (v *Validator) remoteValidate(ctx context.Context, raw string) (*Session, e
 	if h := v.cfg.Hooks.HankoRequest; h != nil {
 		h(outcome, time.Since(start))
 	}
-	if outcome == "error" {
+	switch {
+	case v.life.Err() != nil:
+		// Cancelled by Close: says nothing about Hanko.
+	case outcome == "error":
 		v.cfg.Logger.Warn("hankoauth: session validation at hanko failed", "url", v.validateURL, "error", err)
 		v.outage.failed(v.cfg.Now())
-	} else {
+	default:
 		v.outage.answered(v.cfg.Now())
 	}
 	return s, err

@@ -295,7 +295,7 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 		// the token expires, without asking Hanko again.
 		v.outage.forget(s.SessionID)
 		return v.store(key, &entry{err: err, until: s.ExpiresAt.UnixNano()}, "", PathRemote, now)
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable) && v.life.Err() == nil:
 		if trust, ok := v.outage.decide(s, now); ok {
 			until = earliest(until, trust)
 			return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)

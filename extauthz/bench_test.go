@@ -6,6 +6,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hankoauth/hankoauth/hankotest"
 )
@@ -40,4 +41,22 @@ func BenchmarkCheck(b *testing.B) {
 	}
 	b.Run("noop", func(b *testing.B) { run(b, noop{}) })
 	b.Run("cached", func(b *testing.B) { run(b, mustServer(f.v, WithPublicPaths("/public/"))) })
+	// The same cached Check with the requirements of a route in its
+	// context extensions: the cost of parsing and applying them.
+	routeReq := proto.Clone(req).(*authv3.CheckRequest)
+	routeReq.Attributes.ContextExtensions = map[string]string{ExtRequire: "verified_email", ExtAMR: "passkey", ExtMaxAge: "5m"}
+	b.Run("cached_route_requirements", func(b *testing.B) {
+		s := mustServer(f.v, WithPublicPaths("/public/"))
+		req := routeReq
+		if _, err := s.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := s.Check(ctx, req)
+			if err != nil || resp.GetStatus().GetCode() != 0 {
+				b.Fatalf("Check = %v, %v", resp, err)
+			}
+		}
+	})
 }

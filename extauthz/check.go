@@ -119,7 +119,7 @@ func (s *Server) judge(ctx context.Context, r request) (verdict, error) {
 	}
 	// The route's own requirements, from its context extensions: a
 	// mistake in them denies every request of the route.
-	route, err := routeRequirement(r.ext, s.v.Now)
+	route, err := s.routes.requirement(r.ext, s.v.Now)
 	if err != nil {
 		err = fmt.Errorf("%w: route misconfigured, every request denied: %v", hankoauth.ErrForbidden, err)
 		return verdict{reason: hankoauth.ReasonOf(err)}, err

@@ -3,6 +3,7 @@ package extauthz
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hankoauth/hankoauth"
@@ -86,4 +87,68 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// routeKey is the values of the known context extensions: a route's
+// requirement depends on nothing else.
+type routeKey struct {
+	require, amr, maxAge          string
+	hasRequire, hasAMR, hasMaxAge bool
+}
+
+// routeEntry is a parsed routeKey.
+type routeEntry struct {
+	req hankoauth.Requirement
+	err error
+}
+
+// maxRoutes bounds the route cache: a proxy has few distinct routes.
+const maxRoutes = 1024
+
+// routeCache remembers the requirement of each combination of context
+// extensions, so that a cached Check does not parse them again.
+type routeCache struct {
+	mu sync.RWMutex
+	m  map[routeKey]routeEntry
+}
+
+// requirement returns the requirement of ext (see routeRequirement).
+func (c *routeCache) requirement(ext map[string]string, now func() time.Time) (hankoauth.Requirement, error) {
+	if len(ext) == 0 {
+		return nil, nil
+	}
+	var k routeKey
+	for key, v := range ext {
+		switch key {
+		case ExtRequire:
+			k.require, k.hasRequire = v, true
+		case ExtAMR:
+			k.amr, k.hasAMR = v, true
+		case ExtMaxAge:
+			k.maxAge, k.hasMaxAge = v, true
+		default:
+			if strings.HasPrefix(key, extPrefix) {
+				return routeRequirement(ext, now) // the error, not cached
+			}
+		}
+	}
+	if !k.hasRequire && !k.hasAMR && !k.hasMaxAge {
+		return nil, nil
+	}
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return e.req, e.err
+	}
+	e.req, e.err = routeRequirement(ext, now)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[routeKey]routeEntry)
+	}
+	if len(c.m) < maxRoutes {
+		c.m[k] = e
+	}
+	c.mu.Unlock()
+	return e.req, e.err
 }

@@ -81,6 +81,8 @@ type Server struct {
 	identity                 []string      // all identity header names, for removal
 
 	errs []error // invalid options, reported by NewServer
+
+	routes routeCache // parsed context extensions, by their values
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)

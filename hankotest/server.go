@@ -39,7 +39,7 @@ func NewTB(tb testing.TB, opts ...Option) *Server {
 		tb.Fatal(err)
 	}
 	ts := httptest.NewServer(h.Handler())
-	s := &Server{Hanko: h, URL: ts.URL, ts: ts}
+	s := &Server{Hanko: h, URL: ts.URL + h.opts.pathPrefix, ts: ts}
 	tb.Cleanup(s.Close)
 	return s
 }

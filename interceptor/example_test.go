@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
@@ -182,4 +183,37 @@ func printStatus(err error) {
 		}
 	}
 	fmt.Printf("%v %q %s\n", st.Code(), st.Message(), reason)
+}
+
+// ExampleWithMethodRequirement asks for a fresh login (at most 5 minutes
+// old) on one sensitive method only, besides the global requirement.
+func ExampleWithMethodRequirement() {
+	// A fake Hanko whose logins all happened an hour ago.
+	hanko := hankotest.NewServer(hankotest.WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
+	defer hanko.Close()
+	v, err := hankoauth.New(hankoauth.Config{APIURL: hanko.URL})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	authn, err := interceptor.New(v,
+		interceptor.WithRequirement(hankoauth.RequireVerifiedEmail()),
+		interceptor.WithMethodRequirement("/grpc.testing.TestService/UnaryCall",
+			hankoauth.RequireFreshLogin(5*time.Minute, v.Now)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(authn.Unary()))
+	testpb.RegisterTestServiceServer(srv, greeter{})
+	defer srv.Stop()
+	conn := serve(srv)
+	defer conn.Close()
+	client := testpb.NewTestServiceClient(conn)
+
+	session, _ := hanko.Mint(hankotest.Session{Email: "ada@example.com"})
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+session.Token)
+	_, err = client.UnaryCall(ctx, &testpb.SimpleRequest{})
+	printStatus(err)
+	// Output:
+	// Unauthenticated "reauthentication required" REAUTHENTICATION_REQUIRED
 }

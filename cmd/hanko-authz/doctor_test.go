@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,31 @@ func TestDoctorUsage(t *testing.T) {
 	// An unreachable Hanko is a failed check, not a usage error.
 	if code, _ := runDoctor(t, "", "--hanko-url", "http://127.0.0.1:1"); code != exitFailure {
 		t.Errorf("unreachable: exit %d", code)
+	}
+}
+
+// DNS and TLS: a host name resolves; a certificate this machine does not
+// trust fails with a fix.
+func TestDoctorDNSAndTLS(t *testing.T) {
+	h, err := hankotest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := httptest.NewServer(h.Handler())
+	defer plain.Close()
+	code, rep := runDoctor(t, "", "--hanko-url", strings.Replace(plain.URL, "127.0.0.1", "localhost", 1), "--calls", "1")
+	if code != exitOK {
+		t.Errorf("localhost: exit %d: %+v", code, rep.Findings)
+	}
+	wantStatus(t, rep, map[string]string{"dns": statusPass, "tls": statusSkip})
+
+	tlsSrv := httptest.NewTLSServer(h.Handler())
+	defer tlsSrv.Close()
+	code, rep = runDoctor(t, "", "--hanko-url", tlsSrv.URL)
+	if code != exitFailure {
+		t.Errorf("untrusted certificate: exit %d", code)
+	}
+	if f := rep.status("tls"); f.Status != statusFail || !strings.Contains(f.Fix, "SSL_CERT_FILE") {
+		t.Errorf("tls: %+v", f)
 	}
 }

@@ -410,10 +410,3 @@ func degradedText(o hankoauth.OutageStatus) string {
 	return fmt.Sprintf("degraded: hanko unreachable since %s; --hanko-outage %s: %s",
 		o.Since.UTC().Format(time.RFC3339), o.Policy, what)
 }
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
