@@ -82,11 +82,14 @@ func startRequirementStack(t *testing.T, c config) *stack {
 	t.Cleanup(func() { v.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := waitReady(ctx, v); err != nil {
+	if err := v.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := extauthz.NewServer(v, extauthz.WithRequirement(hankoauth.RequireVerifiedEmail()),
+	srv, err := extauthz.NewServer(v, extauthz.WithRequirement(hankoauth.RequireVerifiedEmail()),
 		extauthz.WithPublicPaths("/public/", "/healthz"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
