@@ -124,17 +124,3 @@ func startRequirementStack(t *testing.T, c config) *stack {
 	s.envoy = runShipped(t, c, gl.Addr().String(), hl.Addr().String(), s.up.addr)
 	return s
 }
-
-// waitReady waits until the validator has loaded Hanko's keys.
-func waitReady(ctx context.Context, v *hankoauth.Validator) error {
-	for {
-		if err := v.Ready(); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return v.Ready()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
