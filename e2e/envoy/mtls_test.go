@@ -28,12 +28,12 @@ import (
 // The Envoy config is the shipped deploy/envoy/envoy.yaml, rewritten like
 // every other case (rewriteAddresses), plus one addition: a
 // transport_socket envoy.transport_sockets.tls on the hanko_authz cluster
-// (upstreamTLS), as the README's TLS and mTLS section describes. Its
-// variants differ only in the client certificate the cluster presents:
-// one of the CA hanko-authz trusts (allowed with a session, 401 without),
-// none, or one of another CA. Without a trusted certificate the handshake
-// fails, every Check errs, and Envoy answers status_on_error (503): with
-// a valid session too, never admitting the request.
+// (upstreamTLS), as the README's TLS and mTLS section describes, ALPN "h2"
+// included. Its variants differ only in the client certificate the cluster
+// presents: one of the CA hanko-authz trusts (allowed with a session, 401
+// without), none, or one of another CA. Without a trusted certificate the
+// handshake fails, every Check errs, and Envoy answers status_on_error
+// (503): with a valid session too, never admitting the request.
 func TestMTLS(t *testing.T) {
 	needEnvoy(t)
 	t.Parallel()
@@ -88,6 +88,18 @@ func TestMTLS(t *testing.T) {
 		if _, ok := up.byID(id); ok {
 			t.Error("the upstream got a denied request")
 		}
+		// Envoy's gRPC health check passes too: without ALPN "h2" in the
+		// UpstreamTlsContext grpc-go closes the health checker's
+		// connection, and only Envoy's panic routing keeps requests going.
+		eventually(t, 5*time.Second, func() string {
+			if e.stat(t, "cluster.hanko_authz.health_check.success") == 0 {
+				return "no gRPC health check of hanko-authz succeeded"
+			}
+			return ""
+		})
+		if n := e.stat(t, "cluster.hanko_authz.health_check.failure"); n != 0 {
+			t.Errorf("cluster.hanko_authz.health_check.failure = %d, want 0\n%s", n, e.stats(t, "cluster.hanko_authz.health_check"))
+		}
 	})
 	for _, c := range []struct {
 		name string
@@ -119,8 +131,10 @@ func TestMTLS(t *testing.T) {
 type clientCert struct{ cert, key string }
 
 // upstreamTLS adds to the hanko_authz cluster of the shipped gRPC config a
-// transport_socket that verifies hanko-authz's certificate against caFile,
-// for the name hanko-authz (sent as SNI and matched in its DNS names), and
+// transport_socket that offers ALPN "h2" (grpc-go refuses TLS connections
+// without it, among them those of Envoy's gRPC health checker, which sends
+// none of its own), verifies hanko-authz's certificate against caFile for
+// the name hanko-authz (sent as SNI and matched in its DNS names), and
 // presents cc (none when nil).
 func upstreamTLS(t *testing.T, config, caFile string, cc *clientCert) string {
 	t.Helper()
@@ -142,7 +156,8 @@ func upstreamTLS(t *testing.T, config, caFile string, cc *clientCert) string {
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
     sni: hanko-authz
-    common_tls_context:%s
+    common_tls_context:
+      alpn_protocols: ["h2"]%s
       validation_context:
         trusted_ca: { filename: %q }
         match_typed_subject_alt_names:
