@@ -82,11 +82,14 @@ func startRequirementStack(t *testing.T, c config) *stack {
 	t.Cleanup(func() { v.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := waitReady(ctx, v); err != nil {
+	if err := v.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := extauthz.NewServer(v, extauthz.WithRequirement(hankoauth.RequireVerifiedEmail()),
+	srv, err := extauthz.NewServer(v, extauthz.WithRequirement(hankoauth.RequireVerifiedEmail()),
 		extauthz.WithPublicPaths("/public/", "/healthz"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -120,18 +123,4 @@ func startRequirementStack(t *testing.T, c config) *stack {
 	})
 	s.envoy = runShipped(t, c, gl.Addr().String(), hl.Addr().String(), s.up.addr)
 	return s
-}
-
-// waitReady waits until the validator has loaded Hanko's keys.
-func waitReady(ctx context.Context, v *hankoauth.Validator) error {
-	for {
-		if err := v.Ready(); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return v.Ready()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
