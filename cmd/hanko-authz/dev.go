@@ -59,6 +59,13 @@ func (c *cli) dev(ctx context.Context, args []string) int {
 		lis.Close()
 		return c.fail("dev", err)
 	}
+	// The fake's RSA-4096 signing key is made once per process and shared
+	// by every fake: make it now, before the server's first JWKS fetch
+	// starts waiting for the fake.
+	if _, err := hankotest.New(hankotest.WithSessionLifetime(*lifetime)); err != nil {
+		lis.Close()
+		return c.fail("dev", err)
+	}
 	// The server first, for the address of its webhook receiver; its
 	// first JWKS fetch waits in the fake Hanko's listen queue meanwhile.
 	srv, err := newServer(cfg, log, h)
