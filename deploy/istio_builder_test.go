@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"testing"
 
@@ -19,6 +20,32 @@ import (
 	"istio.io/istio/pkg/config/schema/collections"
 )
 
+// checkIstioFilters wants the RBAC shadow filter, which marks the requests
+// to check, then ext_authz. For a policy naming a provider the mesh does
+// not have, Istio emits a deny-all RBAC filter and no ext_authz.
+func checkIstioFilters(filters []*hcmv3.HttpFilter) error {
+	var names []string
+	for _, f := range filters {
+		names = append(names, f.GetName())
+	}
+	if len(filters) != 2 || names[0] != "envoy.filters.http.rbac" || names[1] != "envoy.filters.http.ext_authz" {
+		return fmt.Errorf("the builder emitted %v, want the RBAC shadow filter and ext_authz", names)
+	}
+	return nil
+}
+
+// TestIstioBuilderCatchesUnknownProvider: a policy naming a provider that
+// the mesh config does not register (which istioctl analyze does not
+// notice) is caught here.
+func TestIstioBuilderCatchesUnknownProvider(t *testing.T) {
+	policy := mutate(t, readFile(t, "istio/authorizationpolicy.yaml"), "  provider:\n    name: hanko-authz", "  provider:\n    name: hanko-authz-typo")
+	err := checkIstioFilters(buildIstioFilters(t, readFile(t, "istio/meshconfig.yaml"), policy))
+	if err == nil {
+		t.Fatal("a policy naming an unknown provider passed")
+	}
+	t.Log(err)
+}
+
 var update = flag.Bool("update", false, "rewrite "+istioFilters+" from Istio's output")
 
 // istioFilters holds the HTTP filters Istio's pilot builds for a sidecar
@@ -30,13 +57,13 @@ const istioFilters = "istio/testdata/sidecar-http-filters.json"
 // buildIstioFilters runs Istio's authorization builder (the code istiod
 // runs for CUSTOM policies) on the shipped mesh config and policy, for a
 // proxy of the policy's workload, and returns the HTTP filters it emits.
-func buildIstioFilters(t *testing.T) []*hcmv3.HttpFilter {
+func buildIstioFilters(t *testing.T, mesh, policy []byte) []*hcmv3.HttpFilter {
 	t.Helper()
 	mc := &meshv1alpha1.MeshConfig{}
-	if err := unmarshalProtoYAML(readFile(t, "istio/meshconfig.yaml"), mc); err != nil {
+	if err := unmarshalProtoYAML(mesh, mc); err != nil {
 		t.Fatal(err)
 	}
-	cfgs, _, err := crd.ParseInputs(string(readFile(t, "istio/authorizationpolicy.yaml")))
+	cfgs, _, err := crd.ParseInputs(string(policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,13 +106,9 @@ func buildIstioFilters(t *testing.T) []*hcmv3.HttpFilter {
 // ext_authz filter, at our service, failing closed, and that the filters
 // in istioFilters are exactly those (go test -update rewrites them).
 func TestIstioBuilder(t *testing.T) {
-	filters := buildIstioFilters(t)
-	var names []string
-	for _, f := range filters {
-		names = append(names, f.GetName())
-	}
-	if len(filters) != 2 || names[0] != "envoy.filters.http.rbac" || names[1] != "envoy.filters.http.ext_authz" {
-		t.Fatalf("Istio emitted %v, want the RBAC shadow filter and ext_authz", names)
+	filters := buildIstioFilters(t, readFile(t, "istio/meshconfig.yaml"), readFile(t, "istio/authorizationpolicy.yaml"))
+	if err := checkIstioFilters(filters); err != nil {
+		t.Fatal(err)
 	}
 	var list []json.RawMessage
 	for _, f := range filters {
