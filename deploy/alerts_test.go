@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -25,7 +24,6 @@ const (
 	readmeAlertsRef = "see README, Troubleshooting, Alerts: "
 )
 
-var update = flag.Bool("update", false, "rewrite "+ruleCRDFile+" from "+alertsFile)
 
 // loadAlerts parses and validates the rules as Prometheus does (unknown
 // fields are errors; expressions and templates must parse).

@@ -122,6 +122,7 @@ func checkEnvoy(b *bootstrapv3.Bootstrap, httpService bool) error {
 			if got := hs.GetPathPrefix(); got != "/authz" {
 				fail("ext_authz http_service path_prefix = %q, want /authz", got)
 			}
+			//lint:ignore SA1019 checks that the deprecated field is not used
 			if hs.GetAuthorizationRequest().GetAllowedHeaders() != nil {
 				fail("use ExtAuthz.allowed_headers, not the deprecated authorization_request.allowed_headers")
 			}

@@ -80,7 +80,12 @@
 //	  selector: { matchLabels: { app: demo } }
 //	  action: CUSTOM
 //	  provider: { name: hanko-authz }
-//	  rules: [{ to: [{ operation: { notPaths: ["/public/*"] } }] }]
+//	  rules: [{ to: [{ operation: { notPaths: ["/healthz"] } }] }]
+//
+// Keep public prefixes in WithPublicPaths (hanko-authz --public-paths),
+// not in notPaths: Istio matches notPaths: ["/public/*"] after a path
+// normalisation that leaves "/public/..;/x" and "/public/..%2Fx" alone, so
+// they would skip the check; WithPublicPaths refuses them.
 //
 // Istio may also send Checks from its network (TCP) ext_authz filter. Such
 // a CheckRequest has no HTTP attributes and is denied with

@@ -106,11 +106,11 @@ type row struct {
 	panels []cog.Builder[dashboard.Panel]
 }
 
-// rows lists the dashboard's rows, top to bottom: first those over the
-// metrics every hanko-authz exports, then those of revocation fan-out,
-// webhooks and the Hanko-outage policy (pendingRows).
+// rows lists the dashboard's rows, top to bottom: first decisions, cache,
+// Hanko, gRPC and process, then revocation fan-out, webhooks and the
+// Hanko-outage policy (revocationAndOutageRows).
 func rows() []row {
-	return append(currentRows(), pendingRows()...)
+	return append(currentRows(), revocationAndOutageRows()...)
 }
 
 func currentRows() []row {
@@ -172,11 +172,10 @@ func currentRows() []row {
 	}
 }
 
-// pendingRows are the panels over the metrics of revocation fan-out
-// (webhooks and the Redis stream) and of the Hanko-outage policy. They are
-// kept apart so that the deploy tests can tell their metrics from the
-// ones every build exports.
-func pendingRows() []row {
+// revocationAndOutageRows are the panels over the metrics of revocation fan-out
+// (webhooks and the Redis stream) and of the Hanko-outage policy. The
+// stream's gauges are exported only with --revocation-redis.
+func revocationAndOutageRows() []row {
 	return []row{
 		{"Revocations and webhooks", []cog.Builder[dashboard.Panel]{
 			graph("Revocations applied", "ops", "Revocations applied per second by source (webhook, stream, api).",

@@ -435,15 +435,14 @@ func testAccessLog(t *testing.T, s *stack) {
 	eventually(t, 5*time.Second, func() string {
 		for _, line := range strings.Split(s.envoy.stdout.String(), "\n") {
 			var l struct {
-				Path, UserID, SessionID, AuthzReason string `json:"-"`
+				Path        string `json:"path"`
+				UserID      string `json:"user_id"`
+				SessionID   string `json:"session_id"`
+				AuthzReason string `json:"authz_reason"`
 			}
-			var raw map[string]any
-			if json.Unmarshal([]byte(line), &raw) != nil || raw["path"] != p {
+			if json.Unmarshal([]byte(line), &l) != nil || l.Path != p {
 				continue
 			}
-			l.UserID, _ = raw["user_id"].(string)
-			l.SessionID, _ = raw["session_id"].(string)
-			l.AuthzReason, _ = raw["authz_reason"].(string)
 			if l.UserID != m.UserID || l.SessionID != m.SessionID || l.AuthzReason != "OK" {
 				return fmt.Sprintf("access log line %s: want user_id %s, session_id %s, authz_reason OK", line, m.UserID, m.SessionID)
 			}

@@ -13,7 +13,7 @@ import (
 	"github.com/hankoauth/hankoauth/extauthz"
 )
 
-// The shipped configs, and the socket addresses in them.
+// The shipped configs the tests run.
 const (
 	grpcConfig = "deploy/envoy/envoy.yaml"      // gRPC ext_authz
 	httpConfig = "deploy/envoy/envoy-http.yaml" // HTTP ext_authz (http_service)
