@@ -24,7 +24,6 @@ const (
 	readmeAlertsRef = "see README, Troubleshooting, Alerts: "
 )
 
-
 // loadAlerts parses and validates the rules as Prometheus does (unknown
 // fields are errors; expressions and templates must parse).
 func loadAlerts(t *testing.T) *rulefmt.RuleGroups {
