@@ -23,6 +23,7 @@ type Validator struct {
 	cache       *cache // nil when disabled
 
 	group          singleflight.Group // collapses concurrent work on one token
+	cold           chan struct{}      // a slot per signature verification under way; nil: no bound
 	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
 
 	stop      context.CancelFunc
@@ -39,6 +40,9 @@ func New(cfg Config) (*Validator, error) {
 		return nil, err
 	}
 	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{})}
+	if cfg.MaxColdVerifications > 0 {
+		v.cold = make(chan struct{}, cfg.MaxColdVerifications)
+	}
 	if cfg.CacheSize > 0 {
 		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted)
 	}

@@ -95,7 +95,12 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	var c tokenClaims
 	var payload json.RawMessage
-	if err := tok.jws.Claims(key.key, &payload); err != nil {
+	if err := v.acquireCold(); err != nil {
+		return nil, err
+	}
+	err = tok.jws.Claims(key.key, &payload)
+	v.releaseCold()
+	if err != nil {
 		return nil, newError(ErrBadSignature, err)
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
@@ -152,4 +157,36 @@ func (c *tokenClaims) session() *Session {
 		s.Email = &Email{Address: c.Email.Address, Verified: c.Email.IsVerified, Primary: c.Email.IsPrimary}
 	}
 	return s
+}
+
+// errTooBusy is the cause of the unavailability of a verification that
+// waited too long for a slot.
+var errTooBusy = constError("too many signature verifications under way")
+
+// acquireCold takes a verification slot (see Config.MaxColdVerifications),
+// waiting at most RequestTimeout. The caller's context is not consulted:
+// the verification may be shared by several callers (singleflight).
+func (v *Validator) acquireCold() error {
+	if v.cold == nil {
+		return nil
+	}
+	select {
+	case v.cold <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(v.cfg.RequestTimeout)
+	defer t.Stop()
+	select {
+	case v.cold <- struct{}{}:
+		return nil
+	case <-t.C:
+		return newError(ErrUnavailable, errTooBusy)
+	}
+}
+
+func (v *Validator) releaseCold() {
+	if v.cold != nil {
+		<-v.cold
+	}
 }

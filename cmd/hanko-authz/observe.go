@@ -43,19 +43,29 @@ func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
 	}
 	gm := m.GRPCServerMetrics()
 	client := hankoauth.NewHTTPClient(hankoauth.DefaultRequestTimeout, func(rt http.RoundTripper) http.RoundTripper {
-		return tracing.Transport(m.InstrumentTransport(rt))
+		rt = m.InstrumentTransport(rt)
+		if traced {
+			rt = tracing.Transport(rt)
+		}
+		return rt
 	})
-	return hooks{
+	h := hooks{
 		Validator:          m.Hooks(),
 		HTTPClient:         client,
 		ValidatorCreated:   m.ObserveValidator,
 		Decision:           m.Decision,
 		UnaryInterceptors:  []grpc.UnaryServerInterceptor{gm.UnaryServerInterceptor()},
 		StreamInterceptors: []grpc.StreamServerInterceptor{gm.StreamServerInterceptor()},
-		GRPCOptions:        []grpc.ServerOption{tracing.ServerOption()},
 		GRPCRegistered:     func(s *grpc.Server) { gm.InitializeMetrics(s) },
 		HTTPRoutes:         func(mux *http.ServeMux) { mux.Handle("/metrics", metrics.Handler(reg)) },
-		WrapAuthz:          func(h http.Handler) http.Handler { return tracing.HTTPHandler(h, "ext_authz") },
 		Shutdown:           shutdown,
-	}, nil
+	}
+	// Tracing's wrappers only when tracing is on: with no exporter they
+	// would record nothing, yet a gRPC stats handler alone costs every call
+	// a copy of its metadata and a (no-op) span.
+	if traced {
+		h.GRPCOptions = []grpc.ServerOption{tracing.ServerOption()}
+		h.WrapAuthz = func(h http.Handler) http.Handler { return tracing.HTTPHandler(h, "ext_authz") }
+	}
+	return h, nil
 }

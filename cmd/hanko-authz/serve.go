@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,8 @@ type server struct {
 	http     *http.Server
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	pprof    *http.Server // nil unless --pprof-addr
+	pprofLis net.Listener
 	stopping atomic.Bool // set when the server starts to stop: not ready any more
 
 	// drain ends when the server stops: open streams (health watches,
@@ -126,6 +129,11 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	if s.httpLis, err = net.Listen("tcp", cfg.httpAddr); err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
+	if cfg.pprofAddr != "" {
+		if s.pprof, s.pprofLis, err = pprofServer(cfg.pprofAddr); err != nil {
+			return nil, err
+		}
+	}
 	hcfg.Hooks = h.Validator
 	if h.HTTPClient != nil {
 		hcfg.HTTPClient = h.HTTPClient
@@ -152,17 +160,19 @@ func (s *server) build() (err error) {
 		}
 	}()
 	cfg := s.cfg
+	// One line per denial, but not more than --denial-log-rate a second.
+	edgeLog := limitLog(s.log, cfg.denialLogRate)
 	iopts := []interceptor.Option{
 		interceptor.WithPublicMethods(alwaysPublic...),
 		interceptor.WithPublicMethods(cfg.publicMethods...),
 		interceptor.WithCookieName(cfg.cookieName),
-		interceptor.WithLogger(s.log),
+		interceptor.WithLogger(edgeLog),
 	}
 	aopts, err := cfg.extauthzOptions()
 	if err != nil {
 		return err
 	}
-	aopts = append(aopts, extauthz.WithLogger(s.log))
+	aopts = append(aopts, extauthz.WithLogger(edgeLog))
 	if s.hooks.Decision != nil {
 		iopts = append(iopts, interceptor.WithDecisionHook(s.hooks.Decision))
 		aopts = append(aopts, extauthz.WithDecisionHook(s.hooks.Decision))
@@ -170,11 +180,15 @@ func (s *server) build() (err error) {
 	authz := extauthz.NewServer(s.v, aopts...)
 
 	opts := append([]grpc.ServerOption{
+		// Calls run on a pool of goroutines whose stacks have grown
+		// already, not each on a new goroutine that grows its stack
+		// through the interceptors again.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{interceptor.UnaryServerInterceptor(s.v, iopts...)})...),
 		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, sessionservice.StreamServerInterceptor(s.v, iopts...)})...),
 	}, s.hooks.GRPCOptions...)
 	s.grpc = grpc.NewServer(opts...)
-	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(s.log)).Register(s.grpc)
+	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(edgeLog)).Register(s.grpc)
 	authz.Register(s.grpc)
 	s.health = health.NewServer()
 	for _, svc := range healthServices {
@@ -238,6 +252,9 @@ func (s *server) serve(ctx context.Context) error {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	if s.pprof != nil {
+		go s.pprof.Serve(s.pprofLis) // ends when close closes the listener
+	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
@@ -356,7 +373,10 @@ func (s *server) close() {
 	if s.v != nil {
 		s.v.Close()
 	}
-	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+	if s.pprof != nil {
+		s.pprof.Close()
+	}
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis, s.pprofLis} {
 		if l != nil {
 			l.Close()
 		}
