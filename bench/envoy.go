@@ -13,6 +13,9 @@ import (
 // PATH, else the one scripts/install-envoy.sh installs; "" when none.
 func findEnvoy() string {
 	if p := os.Getenv("HANKOAUTH_ENVOY"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
 		return p
 	}
 	if p, err := exec.LookPath("envoy"); err == nil {

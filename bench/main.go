@@ -13,6 +13,7 @@
 //	hankobench guide    -addr A -hanko URL          HTTP middleware as in Hanko's Go guide
 //	hankobench app      -addr A -hanko URL [-interceptors]   a gRPC service with or without our interceptors
 //	hankobench opa      -addr A -jwks FILE          ext_authz by an OPA decode_verify policy
+//	hankobench load     -dir D -addr A [-c 8 -d 20s -invalid 0 -flood 0]   drive one ext_authz server (for profiling)
 package main
 
 import (
@@ -37,6 +38,7 @@ func main() {
 		"guide": cmdGuide,
 		"app":   cmdApp,
 		"opa":   cmdOPA,
+		"load":  cmdLoad,
 	}
 	cmd, ok := cmds[os.Args[1]]
 	if !ok {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,7 @@ type runFlags struct {
 	sessions                            int
 	invalid                             float64
 	floodClients                        int
+	only                                *regexp.Regexp
 }
 
 func cmdRun(ctx context.Context, args []string) error {
@@ -78,6 +80,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.IntVar(&f.sessions, "sessions", 300, "distinct live sessions in the stream")
 	fs.Float64Var(&f.invalid, "invalid", 0.1, "share of requests without a live session")
 	fs.IntVar(&f.floodClients, "flood", 50, "concurrent forged-token clients in the flood run")
+	only := fs.String("only", "", "run only the groups whose name matches this `regexp`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,6 +93,13 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	if ghz != "" {
 		f.ghz = ghz
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return fmt.Errorf("-only: %w", err)
+		}
+		f.only = re
 	}
 	if f.dir == "" || f.binary == "" {
 		return errors.New("-dir and -hanko-authz are required")
@@ -208,7 +218,9 @@ func (h *harness) setup(ctx context.Context) error {
 	add(&target{group: gHTTP, name: "hanko-authz HTTP ext_authz", kind: "http", addr: "http://" + addrs["authz-http"] + "/authz", stream: mixed, procs: []*proc{authz, h.hanko}})
 	add(&target{group: gHTTP, name: "Hanko Go guide (validate per request)", kind: "http", addr: "http://" + addrs["guide"], stream: mixed, procs: []*proc{guide, h.hanko}})
 
-	if envoy := findEnvoy(); envoy == "" {
+	wants := func(group string) bool { return f.only == nil || f.only.MatchString(group) }
+	if !wants(gEnvoy) {
+	} else if envoy := findEnvoy(); envoy == "" {
 		h.skipped = append(h.skipped, "Envoy rows: no Envoy (set HANKOAUTH_ENVOY, put envoy on the PATH, or run scripts/install-envoy.sh)")
 	} else {
 		variants := []struct {
@@ -240,7 +252,8 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 	}
 
-	if f.ghz == "" {
+	if !wants(gIcpt) && !wants(gServe) {
+	} else if f.ghz == "" {
 		h.skipped = append(h.skipped, "ghz rows: no ghz command given")
 	} else {
 		plain, err := h.start(ctx, "app-plain", addrs["app-plain"], self, "app", "-addr", addrs["app-plain"])
@@ -261,6 +274,15 @@ func (h *harness) setup(ctx context.Context) error {
 	}
 	add(&target{group: gFlood, name: "hanko-authz, live sessions, no flood", floor: true, kind: "check", addr: addrs["authz-grpc"], stream: cached, procs: []*proc{authz, h.hanko}, once: true})
 	add(&target{group: gFlood, name: fmt.Sprintf("same, %d forged-token clients alongside", f.floodClients), kind: "check", addr: addrs["authz-grpc"], stream: cached, procs: []*proc{authz, h.hanko}, flood: true, once: true})
+	if f.only != nil {
+		var keep []*target
+		for _, t := range h.targets {
+			if f.only.MatchString(t.group) {
+				keep = append(keep, t)
+			}
+		}
+		h.targets = keep
+	}
 	for _, t := range h.targets {
 		switch t.kind {
 		case "check":
