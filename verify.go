@@ -111,6 +111,7 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	s := c.session()
 	s.claims = payload
+	s.compact(payload)
 	return s, nil
 }
 
