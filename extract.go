@@ -44,13 +44,36 @@ func HTTPHeaderLookup(h http.Header) HeaderLookup {
 // longer than MaxTokenLength, or an Authorization header that is not a
 // bearer token).
 func (x Extractor) Extract(lookup HeaderLookup) (string, error) {
+	t, _, err := x.ExtractSource(lookup)
+	return t, err
+}
+
+// Source says where Extract found the token: a set of Source bits, since
+// several sources may carry the same token.
+type Source uint8
+
+// The sources of a token.
+const (
+	// SourceAuthorization: an "authorization: Bearer" value.
+	SourceAuthorization Source = 1 << iota
+	// SourceTokenHeader: one of TokenHeaders.
+	SourceTokenHeader
+	// SourceCookie: the session cookie in one of CookieHeaders.
+	SourceCookie
+)
+
+// ExtractSource is Extract, and also reports every source that carried
+// the token (for an edge that removes it from the request, say).
+func (x Extractor) ExtractSource(lookup HeaderLookup) (string, Source, error) {
 	var token string
+	var src Source
 	var invalid error
-	add := func(t string) bool {
+	add := func(t string, from Source) bool {
 		if token != "" && t != token {
 			return false
 		}
 		token = t
+		src |= from
 		return true
 	}
 	for _, v := range lookup("authorization") {
@@ -62,14 +85,14 @@ func (x Extractor) Extract(lookup HeaderLookup) (string, error) {
 			invalid = newError(ErrMalformed, errNotBearer)
 			continue
 		}
-		if !add(t) {
-			return "", newError(ErrAmbiguousToken, nil)
+		if !add(t, SourceAuthorization) {
+			return "", 0, newError(ErrAmbiguousToken, nil)
 		}
 	}
 	for _, h := range x.TokenHeaders {
 		for _, v := range lookup(h) {
-			if t := strings.TrimSpace(v); t != "" && !add(t) {
-				return "", newError(ErrAmbiguousToken, nil)
+			if t := strings.TrimSpace(v); t != "" && !add(t, SourceTokenHeader) {
+				return "", 0, newError(ErrAmbiguousToken, nil)
 			}
 		}
 	}
@@ -84,21 +107,21 @@ func (x Extractor) Extract(lookup HeaderLookup) (string, error) {
 	for _, h := range headers {
 		for _, v := range lookup(h) {
 			for _, t := range cookieValues(v, name) {
-				if !add(t) {
-					return "", newError(ErrAmbiguousToken, nil)
+				if !add(t, SourceCookie) {
+					return "", 0, newError(ErrAmbiguousToken, nil)
 				}
 			}
 		}
 	}
 	switch {
 	case token != "" && len(token) > MaxTokenLength:
-		return "", newError(ErrMalformed, errTooLong)
+		return "", 0, newError(ErrMalformed, errTooLong)
 	case token != "":
-		return token, nil
+		return token, src, nil
 	case invalid != nil:
-		return "", invalid
+		return "", 0, invalid
 	}
-	return "", newError(ErrNoToken, nil)
+	return "", 0, newError(ErrNoToken, nil)
 }
 
 var defaultCookieHeaders = []string{"cookie"}
@@ -130,8 +153,8 @@ func bearer(v string) (string, bool) {
 func cookieValues(header, name string) []string {
 	var out []string
 	for part := range strings.SplitSeq(header, ";") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || strings.TrimSpace(k) != name {
+		val, ok := cookieNamed(part, name)
+		if !ok {
 			continue
 		}
 		val = strings.TrimSpace(val)
@@ -143,4 +166,35 @@ func cookieValues(header, name string) []string {
 		}
 	}
 	return out
+}
+
+// cookieNamed returns the value of one "name=value" pair of a Cookie
+// header, if its name is name.
+func cookieNamed(pair, name string) (string, bool) {
+	k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+	if !ok || strings.TrimSpace(k) != name {
+		return "", false
+	}
+	return val, true
+}
+
+// RemoveCookie returns a Cookie header value without the cookies called
+// name, parsed as Extractor parses them, and whether there were any. The
+// remaining pairs are joined with "; ".
+func RemoveCookie(header, name string) (string, bool) {
+	var kept []string
+	removed := false
+	for part := range strings.SplitSeq(header, ";") {
+		if _, ok := cookieNamed(part, name); ok {
+			removed = true
+			continue
+		}
+		if part = strings.TrimSpace(part); part != "" {
+			kept = append(kept, part)
+		}
+	}
+	if !removed {
+		return header, false
+	}
+	return strings.Join(kept, "; "), true
 }

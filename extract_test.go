@@ -1,10 +1,13 @@
 package hankoauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
 )
 
 func lookupOf(kv ...string) HeaderLookup {
@@ -117,4 +120,66 @@ func FuzzExtract(f *testing.F) {
 			t.Fatalf("unexpected error class: %v", err)
 		}
 	})
+}
+
+// TestReasonTable checks the one reason table: every reason once, each
+// with a class that agrees with the sentinels, and a code, status and
+// challenge that agree with its class.
+func TestReasonTable(t *testing.T) {
+	seen := map[Reason]bool{}
+	for _, r := range Reasons() {
+		if seen[r] {
+			t.Errorf("reason %s listed twice", r)
+		}
+		seen[r] = true
+		ri := r.Info()
+		if ri.Reason != r || !r.Known() {
+			t.Errorf("%s: Info().Reason = %s, Known = %v", r, ri.Reason, r.Known())
+		}
+		if r != ReasonOK && ri.Message == "" {
+			t.Errorf("%s: no client message", r)
+		}
+		want := map[Class]struct {
+			code      codes.Code
+			status    int
+			challenge bool
+		}{
+			ClassOK:          {codes.OK, http.StatusOK, false},
+			ClassNoToken:     {codes.Unauthenticated, http.StatusUnauthorized, true},
+			ClassInvalid:     {codes.Unauthenticated, http.StatusUnauthorized, true},
+			ClassForbidden:   {codes.PermissionDenied, http.StatusForbidden, true},
+			ClassUnavailable: {codes.Unavailable, http.StatusServiceUnavailable, false},
+			ClassCanceled:    {codes.Canceled, 499, false},
+			ClassBadRequest:  {codes.InvalidArgument, http.StatusBadRequest, false},
+		}[ri.Class]
+		if ri.Code != want.code || ri.HTTPStatus != want.status || (ri.Challenge != "") != want.challenge {
+			t.Errorf("%s (class %s): code %v, status %d, challenge %q; want %v, %d, challenge %v",
+				r, ri.Class, ri.Code, ri.HTTPStatus, ri.Challenge, want.code, want.status, want.challenge)
+		}
+	}
+	// The sentinels' reasons are in the table, with the class of their
+	// sentinel.
+	for err, class := range map[error]Class{
+		ErrNoToken: ClassNoToken, ErrAmbiguousToken: ClassInvalid, ErrMalformed: ClassInvalid,
+		ErrBadSignature: ClassInvalid, ErrUnknownKey: ClassInvalid, ErrExpired: ClassInvalid,
+		ErrNotYetValid: ClassInvalid, ErrWrongAudience: ClassInvalid, ErrWrongIssuer: ClassInvalid,
+		ErrNotSessionToken: ClassInvalid, ErrRevoked: ClassInvalid, ErrSessionMismatch: ClassInvalid,
+		ErrRejected: ClassInvalid, ErrForbidden: ClassForbidden, ErrUnavailable: ClassUnavailable,
+		context.Canceled: ClassCanceled, context.DeadlineExceeded: ClassCanceled,
+		&Error{Reason: ReasonCanceled, kind: ErrUnavailable, cause: context.Canceled}: ClassCanceled,
+	} {
+		r := ReasonOf(err)
+		if !seen[r] || r.Info().Class != class {
+			t.Errorf("ReasonOf(%v) = %s (class %s, in table %v), want class %s", err, r, r.Info().Class, seen[r], class)
+		}
+	}
+	// An unknown reason is described as an invalid token, never "retry".
+	if ri := Reason("NEW_REASON").Info(); ri.Class != ClassInvalid || ri.Code != codes.Unauthenticated || ri.Reason != "NEW_REASON" {
+		t.Errorf("unknown reason: %+v", ri)
+	}
+	for err, want := range map[error]string{context.Canceled: ResultCanceled, ErrRejected: ResultDeny} {
+		if got := DecisionResult(err); got != want {
+			t.Errorf("DecisionResult(%v) = %s, want %s", err, got, want)
+		}
+	}
 }

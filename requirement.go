@@ -6,10 +6,6 @@ import (
 	"fmt"
 )
 
-// ReasonForbidden is the reason the edges give when a live session does
-// not meet a Requirement. It is not an error of Validate.
-const ReasonForbidden Reason = "PERMISSION_DENIED"
-
 // ErrForbidden is what a Requirement returns, or wraps, when an
 // authenticated session is not allowed. The edges answer
 // PermissionDenied / 403 for any error a Requirement returns.
@@ -20,6 +16,26 @@ var ErrForbidden = errors.New("hankoauth: session does not meet the requirement"
 // an error (ErrForbidden or one wrapping it) to deny with PermissionDenied.
 // The error's text goes to the log only.
 type Requirement func(ctx context.Context, s *Session) error
+
+// Check applies r to s: nil when r allows (or r is nil), otherwise an
+// error that matches ErrForbidden (r's own error, wrapped when it does not
+// match already), as the contract says every error of a Requirement
+// denies.
+func (r Requirement) Check(ctx context.Context, s *Session) error {
+	if r == nil {
+		return nil
+	}
+	err := r(ctx, s)
+	if err == nil || errors.Is(err, ErrForbidden) {
+		return err
+	}
+	return &forbiddenError{err}
+}
+
+type forbiddenError struct{ err error }
+
+func (e *forbiddenError) Error() string   { return ErrForbidden.Error() + ": " + e.err.Error() }
+func (e *forbiddenError) Unwrap() []error { return []error{ErrForbidden, e.err} }
 
 // RequireVerifiedEmail allows sessions whose token carries a verified email
 // address.
@@ -57,14 +73,26 @@ func RequireAll(reqs ...Requirement) Requirement {
 	}
 }
 
+// The Results of a Decision.
+const (
+	ResultAllow    = "allow"    // a live session that meets the requirement
+	ResultPublic   = "public"   // a target that needs no session
+	ResultDeny     = "deny"     // no live session, or a requirement said no
+	ResultError    = "error"    // the session could not be checked (Hanko unavailable)
+	ResultCanceled = "canceled" // the caller gave up before the check was done
+)
+
 // Decision is what an edge decided about one request, reported to the
 // edges' decision hooks for metrics and logs.
 type Decision struct {
 	// Edge is "interceptor", "extauthz" or "http".
 	Edge string
-	// Result is "allow", "deny" or "error" (the check could not be made).
+	// Result is one of the Result constants: ResultAllow, ResultPublic,
+	// ResultDeny, ResultError or ResultCanceled. It is Reason's class's
+	// Result, but ResultPublic for a public target.
 	Result string
-	// Reason is ReasonOK, a Validate reason or ReasonForbidden.
+	// Reason is ReasonOK, a Validate reason, ReasonForbidden or
+	// ReasonNoHTTPAttributes.
 	Reason Reason
 	// Target is the gRPC method or the HTTP path: for logs, never a metric
 	// label.
@@ -74,15 +102,7 @@ type Decision struct {
 }
 
 // DecisionResult returns the Result of a Decision for the error a
-// validation or a requirement returned.
+// validation or a requirement returned: ReasonOf(err).Info().Class.Result().
 func DecisionResult(err error) string {
-	switch {
-	case err == nil:
-		return "allow"
-	case errors.Is(err, ErrUnavailable):
-		return "error"
-	case errors.Is(err, ErrNoToken), errors.Is(err, ErrInvalidToken), errors.Is(err, ErrForbidden):
-		return "deny"
-	}
-	return "error"
+	return ReasonOf(err).Info().Class.Result()
 }

@@ -152,9 +152,11 @@ func cmdApp(ctx context.Context, args []string) error {
 			return err
 		}
 		defer v.Close()
-		opts = append(opts,
-			grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v, interceptor.WithPublicMethods("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"))),
-			grpc.StreamInterceptor(interceptor.StreamServerInterceptor(v, interceptor.WithPublicMethods("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"))))
+		authn, err := interceptor.New(v, interceptor.WithPublicMethods("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, grpc.UnaryInterceptor(authn.Unary()), grpc.StreamInterceptor(authn.Stream()))
 	}
 	g := grpc.NewServer(opts...)
 	hs := health.NewServer()

@@ -39,5 +39,5 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 	b.Run("noop", func(b *testing.B) { run(b, noop{}) })
-	b.Run("cached", func(b *testing.B) { run(b, NewServer(f.v, WithPublicPaths("/public/"))) })
+	b.Run("cached", func(b *testing.B) { run(b, mustServer(f.v, WithPublicPaths("/public/"))) })
 }

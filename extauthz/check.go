@@ -2,7 +2,6 @@ package extauthz
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 
@@ -28,24 +27,17 @@ type request struct {
 	headers hankoauth.HeaderLookup
 }
 
-// outcome is the class of a verdict.
-type outcome int
-
-const (
-	allowed     outcome = iota // a live session that meets the requirement
-	public                     // no session needed
-	denied                     // no session, or not a live one: 401
-	forbidden                  // a live session that does not meet the requirement: 403
-	unavailable                // Hanko could not be asked: 503
-)
-
-// verdict is decide's answer: what to do with a request, and why.
+// verdict is decide's answer: what to do with a request, and why. Its
+// reason's class (hankoauth.Reason.Info) says what kind of answer it is.
 type verdict struct {
-	outcome outcome
 	reason  hankoauth.Reason
-	session *hankoauth.Session // for allowed
-	token   string             // for allowed: the token, to strip it
+	public  bool               // no session needed
+	session *hankoauth.Session // for an allowed request
+	token   string             // for an allowed request: the token, to strip it
+	source  hankoauth.Source   // where the token came from
 }
+
+func (v verdict) class() hankoauth.Class { return v.reason.Info().Class }
 
 // Check answers Envoy's ext_authz CheckRequest. A denial is a normal
 // CheckResponse; Check returns an error only in the ReturnError failure
@@ -64,7 +56,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		r.path = first(lookup, ":path")
 	}
 	v := s.decide(ctx, r)
-	if v.outcome == unavailable && s.failure == ReturnError {
+	if v.class() == hankoauth.ClassUnavailable && s.failure == ReturnError {
 		return nil, grpcstatus.Error(codes.Unavailable, "extauthz: hanko is unavailable")
 	}
 	return s.checkResponse(v, r), nil
@@ -75,21 +67,33 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 // logs denials with their detail.
 func (s *Server) decide(ctx context.Context, r request) verdict {
 	v, err := s.judge(ctx, r)
+	if err != nil && ctx.Err() != nil {
+		// The caller (Envoy's timeout, a client gone) gave up: whatever
+		// the validator made of it, that is not Hanko's failure.
+		v = verdict{reason: hankoauth.ReasonCanceled}
+	}
 	if s.hook != nil {
-		s.hook(ctx, hankoauth.Decision{
+		d := hankoauth.Decision{
 			Edge:   r.edge,
-			Result: result(v.outcome),
+			Result: v.class().Result(),
 			Reason: v.reason,
 			Target: target(r.path),
-			Public: v.outcome == public,
-		})
+			Public: v.public,
+		}
+		if v.public {
+			d.Result = hankoauth.ResultPublic
+		}
+		s.hook(ctx, d)
 	}
 	if err != nil {
 		level := slog.LevelInfo
-		if v.outcome == unavailable {
+		switch v.class() {
+		case hankoauth.ClassUnavailable:
 			level = slog.LevelWarn
+		case hankoauth.ClassCanceled:
+			level = slog.LevelDebug
 		}
-		s.log.LogAttrs(ctx, level, "extauthz: request "+result(v.outcome),
+		s.log.LogAttrs(ctx, level, "extauthz: request "+v.class().Result(),
 			slog.String("edge", r.edge),
 			slog.String("reason", string(v.reason)),
 			slog.String("method", r.method),
@@ -103,42 +107,21 @@ func (s *Server) decide(ctx context.Context, r request) verdict {
 // judge makes the decision; the error is the detail of a denial, for the
 // log only.
 func (s *Server) judge(ctx context.Context, r request) (verdict, error) {
-	if s.publicMethods[r.method] || isPublicPath(s.publicPaths, r.path) {
-		return verdict{outcome: public, reason: hankoauth.ReasonOK}, nil
+	if s.publicVerbs[r.method] || isPublicPath(s.publicPaths, r.path) {
+		return verdict{reason: hankoauth.ReasonOK, public: true}, nil
 	}
-	token, err := s.extractor.Extract(r.headers)
+	token, src, err := s.extractor.ExtractSource(r.headers)
 	if err != nil {
-		return failed(err), err
+		return verdict{reason: hankoauth.ReasonOf(err)}, err
 	}
 	sess, err := s.v.Validate(ctx, token)
+	if err == nil {
+		err = s.require.Check(ctx, sess)
+	}
 	if err != nil {
-		return failed(err), err
+		return verdict{reason: hankoauth.ReasonOf(err)}, err
 	}
-	if s.require != nil {
-		if err := s.require(ctx, sess); err != nil {
-			return verdict{outcome: forbidden, reason: hankoauth.ReasonForbidden}, err
-		}
-	}
-	return verdict{outcome: allowed, reason: hankoauth.ReasonOK, session: sess, token: token}, nil
-}
-
-// failed is the verdict for an error of extraction or validation.
-func failed(err error) verdict {
-	if errors.Is(err, hankoauth.ErrUnavailable) {
-		return verdict{outcome: unavailable, reason: hankoauth.ReasonUnavailable}
-	}
-	return verdict{outcome: denied, reason: hankoauth.ReasonOf(err)}
-}
-
-// result is a Decision's Result for an outcome.
-func result(o outcome) string {
-	switch o {
-	case allowed, public:
-		return "allow"
-	case unavailable:
-		return "error"
-	}
-	return "deny"
+	return verdict{reason: hankoauth.ReasonOK, session: sess, token: token, source: src}, nil
 }
 
 // target is the path without its query, for logs: a query may carry
@@ -153,7 +136,8 @@ func target(p string) string {
 // notHTTP denies a CheckRequest without HTTP attributes.
 func (s *Server) notHTTP(ctx context.Context) *authv3.CheckResponse {
 	if s.hook != nil {
-		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: "deny", Reason: ReasonNoHTTPAttributes})
+		r := hankoauth.ReasonNoHTTPAttributes
+		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: r.Info().Class.Result(), Reason: r})
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "extauthz: check request without HTTP attributes denied; is the network ext_authz filter pointed at this server?")
 	return notHTTPResponse()

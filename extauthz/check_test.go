@@ -167,8 +167,8 @@ func TestCheck(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t)
 			}
-			opts := append([]Option{WithPublicPaths("/public/", "/healthz"), WithPublicMethods("OPTIONS")}, tt.opts...)
-			got, err := NewServer(f.v, opts...).Check(context.Background(), req)
+			opts := append([]Option{WithPublicPaths("/public/", "/healthz"), WithPublicHTTPMethods("OPTIONS")}, tt.opts...)
+			got, err := mustServer(f.v, opts...).Check(context.Background(), req)
 			if tt.wantErr != codes.OK {
 				if status.Code(err) != tt.wantErr || got != nil {
 					t.Fatalf("Check = %v, %v; want a %v error", got, err, tt.wantErr)
@@ -227,7 +227,7 @@ func TestCheckDecisionHook(t *testing.T) {
 	alice := f.hanko.MustMint(t, hankotest.Session{UserID: aliceID})
 	var mu sync.Mutex
 	var got []hankoauth.Decision
-	s := NewServer(f.v, WithPublicPaths("/public/"), WithDecisionHook(func(_ context.Context, d hankoauth.Decision) {
+	s := mustServer(f.v, WithPublicPaths("/public/"), WithDecisionHook(func(_ context.Context, d hankoauth.Decision) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, d)
@@ -241,9 +241,31 @@ func TestCheckDecisionHook(t *testing.T) {
 	want := []hankoauth.Decision{
 		{Edge: "extauthz", Result: "allow", Reason: hankoauth.ReasonOK, Target: "/api/orders"},
 		{Edge: "extauthz", Result: "deny", Reason: hankoauth.ReasonTokenMissing, Target: "/api/orders"},
-		{Edge: "extauthz", Result: "allow", Reason: hankoauth.ReasonOK, Target: "/public/css/app.css", Public: true},
-		{Edge: "extauthz", Result: "deny", Reason: ReasonNoHTTPAttributes},
+		{Edge: "extauthz", Result: "public", Reason: hankoauth.ReasonOK, Target: "/public/css/app.css", Public: true},
+		{Edge: "extauthz", Result: "deny", Reason: hankoauth.ReasonNoHTTPAttributes},
 	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decisions (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheckCallerGaveUp: a Check whose caller (Envoy's timeout) gave up
+// reports REQUEST_CANCELED, not an unavailable Hanko.
+func TestCheckCallerGaveUp(t *testing.T) {
+	f := newFixture(t)
+	alice := f.hanko.MustMint(t, hankotest.Session{UserID: aliceID})
+	var got []hankoauth.Decision
+	s := mustServer(f.v, WithDecisionHook(func(_ context.Context, d hankoauth.Decision) { got = append(got, d) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	resp, err := s.Check(ctx, placeholders{"token": alice.Token}.load(t, "bearer_headers_map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := codes.Code(resp.GetStatus().GetCode()); c != codes.Canceled {
+		t.Errorf("status %v, want Canceled", c)
+	}
+	want := []hankoauth.Decision{{Edge: "extauthz", Result: "canceled", Reason: hankoauth.ReasonCanceled, Target: "/api/orders"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}

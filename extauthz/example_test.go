@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 
 	"github.com/hankoauth/hankoauth"
@@ -23,13 +22,16 @@ func Example() {
 	}
 	defer v.Close()
 
-	authz := extauthz.NewServer(v,
+	authz, err := extauthz.NewServer(v,
 		extauthz.WithPublicPaths("/public/", "/healthz"),
-		extauthz.WithPublicMethods("OPTIONS"),
+		extauthz.WithPublicHTTPMethods("OPTIONS"),
 		extauthz.WithLogger(slog.Default()),
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 	s := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(s, authz) // or authz.Register(s)
+	authz.Register(s)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:9001")
 	if err != nil {
@@ -49,10 +51,13 @@ func ExampleServer_HTTPHandler() {
 	}
 	defer v.Close()
 
-	authz := extauthz.NewServer(v,
+	authz, err := extauthz.NewServer(v,
 		extauthz.WithRequirement(hankoauth.RequireVerifiedEmail()),
 		extauthz.WithRetryAfter(2*time.Second),
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/authz/", authz.HTTPHandler("/authz"))
 	mux.Handle("/authz", authz.HTTPHandler("/authz"))

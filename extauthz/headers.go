@@ -136,65 +136,26 @@ func validHeaderValue(v string) bool {
 }
 
 // stripToken works out how to remove the session token from the upstream
-// request: the Authorization header when a bearer value of it is the
-// token, and the session cookie from every cookie header (rewritten
-// without it, or removed when nothing else is left).
-func (s *Server) stripToken(lookup hankoauth.HeaderLookup, token string) (set []header, remove []string) {
-	for _, v := range lookup("authorization") {
-		if t, ok := bearer(v); ok && t == token {
-			remove = append(remove, "authorization")
-			break
-		}
+// request, from where the extractor found it: the Authorization header,
+// and the session cookie from every cookie header (rewritten without it,
+// or removed when nothing else is left).
+func (s *Server) stripToken(lookup hankoauth.HeaderLookup, src hankoauth.Source) (set []header, remove []string) {
+	if src&hankoauth.SourceAuthorization != 0 {
+		remove = append(remove, "authorization")
 	}
-	cookies := lookup("cookie")
+	if src&hankoauth.SourceCookie == 0 {
+		return set, remove
+	}
 	var kept []string
-	found := false
-	for _, v := range cookies {
-		rest, removed := withoutCookie(v, s.cookie)
-		found = found || removed
-		if rest != "" {
+	for _, v := range lookup("cookie") {
+		if rest, _ := hankoauth.RemoveCookie(v, s.cookie); rest != "" {
 			kept = append(kept, rest)
 		}
 	}
-	switch {
-	case !found:
-	case len(kept) == 0:
+	if len(kept) == 0 {
 		remove = append(remove, "cookie")
-	default:
+	} else {
 		set = append(set, header{"cookie", strings.Join(kept, "; ")})
 	}
 	return set, remove
-}
-
-// bearer returns the token of a "Bearer <token>" value, as
-// hankoauth.Extractor reads it.
-func bearer(v string) (string, bool) {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return "", false
-	}
-	t := strings.TrimSpace(rest)
-	return t, t != "" && !strings.ContainsAny(t, " \t")
-}
-
-// withoutCookie returns a Cookie header value without the cookies called
-// name, and whether there were any.
-func withoutCookie(v, name string) (string, bool) {
-	var kept []string
-	removed := false
-	for part := range strings.SplitSeq(v, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if k, _, ok := strings.Cut(part, "="); ok && strings.TrimSpace(k) == name {
-			removed = true
-			continue
-		}
-		kept = append(kept, part)
-	}
-	if !removed {
-		return v, false
-	}
-	return strings.Join(kept, "; "), true
 }

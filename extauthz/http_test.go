@@ -21,9 +21,9 @@ func TestHTTPHandler(t *testing.T) {
 	bob := f.hanko.MustMint(t, hankotest.Session{UserID: bobID, AMR: []string{"passkey"}})
 	down := f.hanko.MustMint(t, hankotest.Session{UserID: aliceID}) // never validated before the down case
 
-	s := NewServer(f.v,
+	s := mustServer(f.v,
 		WithPublicPaths("/public/"),
-		WithPublicMethods("OPTIONS"),
+		WithPublicHTTPMethods("OPTIONS"),
 		WithRequirement(func(_ context.Context, sess *hankoauth.Session) error {
 			if sess.HasAMR("passkey") {
 				return fmt.Errorf("%w: passkey users are locked out in this test", hankoauth.ErrForbidden)
@@ -197,7 +197,7 @@ func TestHTTPHandler(t *testing.T) {
 func TestHTTPHandlerStripToken(t *testing.T) {
 	f := newFixture(t)
 	alice := f.hanko.MustMint(t, hankotest.Session{UserID: aliceID})
-	ts := httptest.NewServer(NewServer(f.v, WithStripToken(true)).HTTPHandler(""))
+	ts := httptest.NewServer(mustServer(f.v, WithStripToken(true)).HTTPHandler(""))
 	defer ts.Close()
 
 	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/orders", nil)

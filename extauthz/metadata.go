@@ -14,7 +14,7 @@ func metadata(v verdict) *structpb.Struct {
 	if sess == nil {
 		b := newStructBuilder(2, 0)
 		b.str("reason", string(v.reason))
-		if v.outcome == public {
+		if v.public {
 			b.boolean("public", true)
 		}
 		return &b.s

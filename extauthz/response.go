@@ -20,11 +20,6 @@ import (
 	"github.com/hankoauth/hankoauth"
 )
 
-// ErrorInfoDomain is the domain of the google.rpc.ErrorInfo detail in the
-// grpc-status-details-bin header of a denial of a gRPC request, as the
-// interceptor package sends it; its reason is a hankoauth.Reason.
-const ErrorInfoDomain = "hanko"
-
 // answer is a verdict rendered for either edge. For an allowed request,
 // headers and remove apply to the upstream request; for a denied one,
 // headers and body are the response to the client.
@@ -39,59 +34,45 @@ type answer struct {
 
 // answer renders v for the request r.
 func (s *Server) answer(v verdict, r request) answer {
-	switch v.outcome {
-	case public:
+	switch {
+	case v.public:
 		return answer{status: http.StatusOK, code: codes.OK, remove: slices.Clone(s.identity)}
-	case allowed:
+	case v.class() == hankoauth.ClassOK:
 		a := answer{status: http.StatusOK, code: codes.OK}
 		a.header, a.remove = s.identityHeaders(v.session)
 		if s.strip {
-			set, remove := s.stripToken(r.headers, v.token)
+			set, remove := s.stripToken(r.headers, v.source)
 			a.header = append(a.header, set...)
 			a.remove = append(a.remove, remove...)
 		}
 		return a
 	}
-	return s.denial(v.outcome, v.reason, isGRPC(first(r.headers, "content-type")))
+	return s.denial(v.reason, isGRPC(first(r.headers, "content-type")))
 }
 
-// The fixed messages clients see are hankoauth.Reason's Message, the same
-// as the interceptor package's. The detail of a denial goes to the log only.
-var (
-	msgMissing     = hankoauth.ReasonTokenMissing.Message()
-	msgInvalid     = hankoauth.ReasonRevoked.Message()
-	msgExpired     = hankoauth.ReasonExpired.Message()
-	msgForbidden   = hankoauth.ReasonForbidden.Message()
-	msgUnavailable = hankoauth.ReasonUnavailable.Message()
-)
+// errorKinds is the "error" of a JSON denial body, by class.
+var errorKinds = map[hankoauth.Class]string{
+	hankoauth.ClassNoToken:     "unauthenticated",
+	hankoauth.ClassInvalid:     "unauthenticated",
+	hankoauth.ClassForbidden:   "permission_denied",
+	hankoauth.ClassUnavailable: "unavailable",
+	hankoauth.ClassCanceled:    "canceled",
+	hankoauth.ClassBadRequest:  "bad_request",
+}
 
-// denial renders a denial: 401, 403 or 503 with a JSON body, or for a gRPC
-// request the same status with grpc-status and grpc-message headers and no
-// body (see the package documentation).
-func (s *Server) denial(o outcome, reason hankoauth.Reason, grpc bool) answer {
-	var a answer
-	var kind string
-	switch o {
-	case forbidden:
-		a = answer{status: http.StatusForbidden, code: codes.PermissionDenied, msg: msgForbidden}
-		kind = "permission_denied"
-		a.header = append(a.header, header{"www-authenticate", `Bearer realm="hanko", error="insufficient_scope"`})
-	case unavailable:
-		a = answer{status: http.StatusServiceUnavailable, code: codes.Unavailable, msg: msgUnavailable}
-		kind = "unavailable"
+// denial renders a denial for reason: the HTTP status, gRPC code, message
+// and WWW-Authenticate challenge of hankoauth's reason table, with a JSON
+// body, or for a gRPC request grpc-status and grpc-message headers and no
+// body (see the package documentation). An unavailable Hanko adds
+// Retry-After.
+func (s *Server) denial(reason hankoauth.Reason, grpc bool) answer {
+	ri := reason.Info()
+	a := answer{status: ri.HTTPStatus, code: ri.Code, msg: ri.Message}
+	if ri.Challenge != "" {
+		a.header = append(a.header, header{"www-authenticate", ri.Challenge})
+	}
+	if ri.Class == hankoauth.ClassUnavailable {
 		a.header = append(a.header, header{"retry-after", s.retry})
-	default:
-		a = answer{status: http.StatusUnauthorized, code: codes.Unauthenticated, msg: msgInvalid}
-		kind = "unauthenticated"
-		challenge := `Bearer realm="hanko", error="invalid_token"`
-		switch reason {
-		case hankoauth.ReasonTokenMissing:
-			a.msg = msgMissing
-			challenge = `Bearer realm="hanko"`
-		case hankoauth.ReasonExpired:
-			a.msg = msgExpired
-		}
-		a.header = append(a.header, header{"www-authenticate", challenge})
 	}
 	if grpc {
 		a.header = append(a.header,
@@ -101,6 +82,10 @@ func (s *Server) denial(o outcome, reason hankoauth.Reason, grpc bool) answer {
 			header{"grpc-status-details-bin", statusDetails(a.code, a.msg, reason)},
 		)
 		return a
+	}
+	kind, ok := errorKinds[ri.Class]
+	if !ok {
+		kind = "unauthenticated"
 	}
 	body, _ := json.Marshal(struct {
 		Error  string           `json:"error"`
@@ -115,7 +100,7 @@ func (s *Server) denial(o outcome, reason hankoauth.Reason, grpc bool) answer {
 // google.rpc.Status with an ErrorInfo detail, base64 without padding as
 // gRPC sends binary headers.
 func statusDetails(c codes.Code, msg string, reason hankoauth.Reason) string {
-	info, err := anypb.New(&errdetails.ErrorInfo{Domain: ErrorInfoDomain, Reason: string(reason)})
+	info, err := anypb.New(&errdetails.ErrorInfo{Domain: hankoauth.ErrorInfoDomain, Reason: string(reason)})
 	if err != nil {
 		return ""
 	}
@@ -178,13 +163,11 @@ func headerOptions(hs []header) []*corev3.HeaderValueOption {
 
 // notHTTPResponse is the answer to a CheckRequest without HTTP attributes.
 func notHTTPResponse() *authv3.CheckResponse {
+	ri := hankoauth.ReasonNoHTTPAttributes.Info()
 	return &authv3.CheckResponse{
-		Status: &rpcstatus.Status{
-			Code:    int32(codes.InvalidArgument),
-			Message: "check request has no HTTP attributes",
-		},
+		Status: &rpcstatus.Status{Code: int32(ri.Code), Message: ri.Message},
 		DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			"reason": structpb.NewStringValue(string(ReasonNoHTTPAttributes)),
+			"reason": structpb.NewStringValue(string(ri.Reason)),
 		}},
 	}
 }

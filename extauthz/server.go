@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -29,11 +30,6 @@ const DefaultRetryAfter = time.Second
 // MetadataNamespace is where Envoy's HTTP ext_authz filter puts the
 // dynamic metadata of a CheckResponse (see the package documentation).
 const MetadataNamespace = "envoy.filters.http.ext_authz"
-
-// ReasonNoHTTPAttributes is the reason of the denial of a CheckRequest
-// that describes no HTTP request, such as one from Envoy's network
-// (TCP) ext_authz filter.
-const ReasonNoHTTPAttributes hankoauth.Reason = "HTTP_ATTRIBUTES_MISSING"
 
 // FailureMode says what Check does when the session cannot be checked
 // because Hanko or its JWKS is unavailable.
@@ -77,12 +73,14 @@ type Server struct {
 	retry     string // Retry-After value, in seconds
 	strip     bool
 
-	publicPaths   []pathPattern
-	publicMethods map[string]bool
+	publicPaths []pathPattern
+	publicVerbs map[string]bool // HTTP methods that need no session
 
 	userID, sessionID, email string        // identity header names, lower-case
 	claims                   []claimHeader // custom claim headers
 	identity                 []string      // all identity header names, for removal
+
+	errs []error // invalid options, reported by NewServer
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -92,14 +90,19 @@ type claimHeader struct {
 	claim, header string
 }
 
-// Option configures a Server.
+// Option configures a Server. An invalid option makes NewServer fail.
 type Option func(*Server)
 
 // WithRequirement adds a claims policy: a live session that does not meet
-// it is denied with PERMISSION_DENIED / 403. Several requirements must all
-// be met.
+// it is denied with PERMISSION_DENIED / 403. Several requirements compose:
+// each given one must be met (as with hankoauth.RequireAll), here and in
+// package interceptor alike. A nil r makes NewServer fail.
 func WithRequirement(r hankoauth.Requirement) Option {
 	return func(s *Server) {
+		if r == nil {
+			s.errs = append(s.errs, errors.New("extauthz: WithRequirement(nil)"))
+			return
+		}
 		if s.require == nil {
 			s.require = r
 			return
@@ -109,7 +112,8 @@ func WithRequirement(r hankoauth.Requirement) Option {
 }
 
 // WithLogger sets where decisions that deny, or fail, are logged with
-// their detail. The default discards them. Tokens are never logged.
+// their detail. Without it nothing is logged, as everywhere in hankoauth.
+// Tokens are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Server) { s.log = l }
 }
@@ -181,41 +185,48 @@ func WithStripToken(on bool) Option {
 // ending in "*" ("/static*") every path that starts with what precedes the
 // "*". Matching is case-sensitive and applies to the normalised path (see
 // the package documentation). Patterns must be clean absolute paths;
-// NewServer panics otherwise.
+// NewServer fails otherwise.
 func WithPublicPaths(patterns ...string) Option {
 	return func(s *Server) {
 		for _, p := range patterns {
 			pp, err := parsePattern(p)
 			if err != nil {
-				panic(err)
+				s.errs = append(s.errs, err)
+				continue
 			}
 			s.publicPaths = append(s.publicPaths, pp)
 		}
 	}
 }
 
-// WithPublicMethods lets requests with the given HTTP methods through
-// without a session, on every path: typically "OPTIONS", for CORS
-// preflight requests, which browsers send without cookies. Methods are
-// compared case-sensitively, as HTTP does.
-func WithPublicMethods(methods ...string) Option {
+// WithPublicHTTPMethods lets requests with the given HTTP methods (verbs)
+// through without a session, on every path: typically "OPTIONS", for
+// CORS preflight requests, which browsers send without cookies. Methods
+// are compared case-sensitively, as HTTP does; a method that is not an
+// HTTP token makes NewServer fail. (Not to be confused with
+// interceptor.WithPublicMethods, which names gRPC methods.)
+func WithPublicHTTPMethods(methods ...string) Option {
 	return func(s *Server) {
-		if s.publicMethods == nil {
-			s.publicMethods = make(map[string]bool)
+		if s.publicVerbs == nil {
+			s.publicVerbs = make(map[string]bool)
 		}
 		for _, m := range methods {
-			s.publicMethods[m] = true
+			if !isToken(m) {
+				s.errs = append(s.errs, fmt.Errorf("extauthz: %q is not an HTTP method", m))
+				continue
+			}
+			s.publicVerbs[m] = true
 		}
 	}
 }
 
 // NewServer returns an ext_authz server that checks sessions with v. It
-// panics when v is nil or an option is invalid (a public path pattern, or
-// a header name that is not a valid, non-reserved HTTP header name): these
-// are programming errors, found at start-up.
-func NewServer(v *hankoauth.Validator, opts ...Option) *Server {
+// fails when v is nil or an option is invalid (a public path pattern, an
+// HTTP method, or a header name that is not a valid, non-reserved HTTP
+// header name).
+func NewServer(v *hankoauth.Validator, opts ...Option) (*Server, error) {
 	if v == nil {
-		panic("extauthz: NewServer needs a validator")
+		return nil, errors.New("extauthz: NewServer needs a validator")
 	}
 	s := &Server{
 		v:         v,
@@ -226,7 +237,9 @@ func NewServer(v *hankoauth.Validator, opts ...Option) *Server {
 		email:     DefaultEmailHeader,
 	}
 	for _, o := range opts {
-		o(s)
+		if o != nil {
+			o(s)
+		}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -235,56 +248,73 @@ func NewServer(v *hankoauth.Validator, opts ...Option) *Server {
 		s.cookie = hankoauth.DefaultCookieName
 	}
 	s.extractor = hankoauth.Extractor{CookieName: s.cookie}
-	s.userID = mustHeaderName(s.userID)
-	s.sessionID = mustHeaderName(s.sessionID)
-	s.email = mustHeaderName(s.email)
+	s.userID = s.headerName(s.userID)
+	s.sessionID = s.headerName(s.sessionID)
+	s.email = s.headerName(s.email)
 	s.identity = []string{s.userID, s.sessionID, s.email}
 	for i := range s.claims {
-		s.claims[i].header = mustHeaderName(s.claims[i].header)
+		s.claims[i].header = s.headerName(s.claims[i].header)
 		if s.claims[i].claim == "" {
-			panic("extauthz: WithClaimHeader needs a claim name")
+			s.errs = append(s.errs, errors.New("extauthz: WithClaimHeader needs a claim name"))
 		}
 		s.identity = append(s.identity, s.claims[i].header)
 	}
 	seen := make(map[string]bool, len(s.identity))
 	for _, h := range s.identity {
-		if seen[h] {
-			panic(fmt.Sprintf("extauthz: header %q is configured twice", h))
+		if seen[h] && h != "" {
+			s.errs = append(s.errs, fmt.Errorf("extauthz: header %q is configured twice", h))
 		}
 		seen[h] = true
 	}
-	return s
+	if err := errors.Join(s.errs...); err != nil {
+		return nil, err
+	}
+	s.errs = nil
+	return s, nil
 }
 
 // Register registers s as the envoy.service.auth.v3.Authorization service
-// of g.
-func (s *Server) Register(g *grpc.Server) {
-	authv3.RegisterAuthorizationServer(g, s)
+// of r (a *grpc.Server, say).
+func (s *Server) Register(r grpc.ServiceRegistrar) {
+	authv3.RegisterAuthorizationServer(r, s)
 }
 
-// mustHeaderName returns the lower-case form of a header name, or panics
-// if it is not a token (RFC 9110) or is a header the server must not set.
-func mustHeaderName(h string) string {
+// headerName returns the lower-case form of a header name; it records an
+// error if the name is not a token (RFC 9110) or is a header the server
+// must not set.
+func (s *Server) headerName(h string) string {
 	h = strings.ToLower(h)
-	if h == "" {
-		panic("extauthz: empty header name")
-	}
-	for i := 0; i < len(h); i++ {
-		if !isTokenChar(h[i]) {
-			panic(fmt.Sprintf("extauthz: %q is not a valid header name", h))
-		}
+	switch {
+	case h == "":
+		s.errs = append(s.errs, errors.New("extauthz: empty header name"))
+	case !isToken(h):
+		s.errs = append(s.errs, fmt.Errorf("extauthz: %q is not a valid header name", h))
 	}
 	switch h {
 	case "authorization", "cookie", "host", "content-type", "content-length",
 		"transfer-encoding", "connection", "te", "upgrade":
-		panic(fmt.Sprintf("extauthz: %q cannot be an identity header", h))
+		s.errs = append(s.errs, fmt.Errorf("extauthz: %q cannot be an identity header", h))
 	}
 	return h
 }
 
+// isToken reports whether s is a non-empty token of RFC 9110 (a header
+// name or an HTTP method).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 func isTokenChar(c byte) bool {
 	switch {
-	case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0

@@ -13,7 +13,16 @@ import (
 	"github.com/hankoauth/hankoauth/hankotest"
 )
 
-func TestNewServerPanics(t *testing.T) {
+// mustServer is NewServer, for valid options.
+func mustServer(v *hankoauth.Validator, opts ...Option) *Server {
+	s, err := NewServer(v, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func TestNewServerRejectsBadOptions(t *testing.T) {
 	v, err := hankoauth.New(hankoauth.Config{APIURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
@@ -30,16 +39,23 @@ func TestNewServerPanics(t *testing.T) {
 		"cookie as identity":      {WithIdentityHeaders("", "", "cookie")},
 		"pseudo header as claim":  {WithClaimHeader("p", ":path")},
 		"empty claim header name": {WithClaimHeader("p", "")},
+		"nil requirement":         {WithRequirement(nil)},
+		"HTTP method with space":  {WithPublicHTTPMethods("GET ")},
+		"empty HTTP method":       {WithPublicHTTPMethods("")},
+		"gRPC method as verb":     {WithPublicHTTPMethods("/pkg.Service/Method")},
 	}
 	for name, opts := range tests {
 		t.Run(name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("NewServer did not panic")
-				}
-			}()
-			NewServer(v, opts...)
+			if s, err := NewServer(v, opts...); err == nil {
+				t.Errorf("NewServer = %v, nil; want an error", s)
+			}
 		})
+	}
+	if _, err := NewServer(nil); err == nil {
+		t.Error("NewServer(nil) did not fail")
+	}
+	if _, err := NewServer(v, WithPublicHTTPMethods("OPTIONS"), WithPublicPaths("/public/"), WithClaimHeader("tenant", "x-tenant"), nil); err != nil {
+		t.Errorf("NewServer with valid options: %v", err)
 	}
 }
 
@@ -76,7 +92,7 @@ func TestLogNeverHasToken(t *testing.T) {
 	expired := f.hanko.MustMint(t, hankotest.Session{UserID: aliceID, Lifetime: -time.Hour})
 	forged := expired.Token[:len(expired.Token)-4] + "AAAA"
 	var buf syncBuffer
-	s := NewServer(f.v, WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	s := mustServer(f.v, WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	for _, tok := range []string{expired.Token, forged, "not-a-jwt", strings.Repeat("x", 20000)} {
 		req := placeholders{"token": tok}.load(t, "bearer_headers_map")
 		if _, err := s.Check(context.Background(), req); err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkUnaryInterceptor measures a unary call over bufconn without
-// interceptor and through UnaryServerInterceptor with a cached session.
+// interceptor and through the Interceptor with a cached session.
 // The interceptor sub-benchmark also reports what the interceptor adds,
 // as added-ns/op and added-allocs/op: the median difference of paired,
 // interleaved blocks of calls without and with it (not timed), which
@@ -90,7 +90,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	defer h.Close()
 	v, _ := newValidator(b, h, hankoauth.ModeHybrid)
 	m := h.MustMint(b, hankotest.Session{})
-	unary := UnaryServerInterceptor(v)
+	unary := mustNew(v).Unary()
 	info := &grpc.UnaryServerInfo{FullMethod: "/grpc.testing.TestService/EmptyCall"}
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(
 		"authorization", "Bearer "+m.Token, "user-agent", "grpc-go/1.85.0", "x-request-id", "0123456789abcdef",

@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
@@ -43,14 +44,48 @@ func (c bearerCreds) GetRequestMetadata(ctx context.Context, _ ...string) (map[s
 
 func (c bearerCreds) RequireTransportSecurity() bool { return c.secure }
 
-// UnaryClientInterceptor forwards the session token of the server call in
-// progress to outgoing calls made with its context, as
-// "authorization: Bearer <token>", so that the next service sees the same
-// user. The token is the one the server interceptors of this package
-// validated (they keep it in the context); without them, it is extracted
-// from the incoming metadata as they would (the options WithCookieName
-// and WithTokenHeader apply; others are ignored), and skipped when
-// missing, ambiguous or not made of visible ASCII characters.
+// ClientOption configures a Forwarder. The client side has options of
+// its own: none of the server's (public methods, requirements, ...) mean
+// anything there.
+type ClientOption func(*clientOptions)
+
+type clientOptions struct {
+	cookieName  string
+	tokenHeader string
+	errs        []error
+}
+
+// WithForwardCookieName sets the name of Hanko's session cookie that the
+// Forwarder reads from the incoming metadata when the server interceptors
+// did not hand it the token (see Forwarder). Default "hanko"; give the
+// same name as to the server's WithCookieName.
+func WithForwardCookieName(name string) ClientOption {
+	return func(o *clientOptions) { o.cookieName = name }
+}
+
+// WithForwardTokenHeader names a metadata key with a bare token that the
+// Forwarder reads from the incoming metadata, as the server's
+// WithTokenHeader. Naming "authorization" or a cookie header makes
+// NewForwarder fail.
+func WithForwardTokenHeader(name string) ClientOption {
+	return func(o *clientOptions) {
+		h, err := tokenHeader(name)
+		if err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
+		o.tokenHeader = h
+	}
+}
+
+// Forwarder forwards the session token of the server call in progress to
+// outgoing calls made with its context, as "authorization: Bearer
+// <token>", so that the next service sees the same user. The token is the
+// one the server interceptors of this package validated (they keep it in
+// the context, TokenFromContext); without them, it is extracted from the
+// incoming metadata as they would (WithForwardCookieName,
+// WithForwardTokenHeader), and skipped when missing, ambiguous or not
+// made of visible ASCII characters.
 //
 // Nothing is added when the outgoing context already has an authorization
 // value or the call has grpc.PerRPCCredentials among its call options.
@@ -59,30 +94,40 @@ func (c bearerCreds) RequireTransportSecurity() bool { return c.secure }
 // values, which the next service rejects as ambiguous. The token travels
 // as it came: forward only to services that trust the same Hanko, over
 // TLS or a mesh's mTLS.
-func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
-	f := newForwarder(opts)
+type Forwarder struct{ x hankoauth.Extractor }
+
+// NewForwarder returns a Forwarder configured by opts; it fails when an
+// option is invalid.
+func NewForwarder(opts ...ClientOption) (*Forwarder, error) {
+	var o clientOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if err := errors.Join(o.errs...); err != nil {
+		return nil, err
+	}
+	return &Forwarder{x: newExtractor(o.cookieName, o.tokenHeader)}, nil
+}
+
+// Unary returns the unary client interceptor that forwards the token.
+func (f *Forwarder) Unary() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
 		return invoker(f.forward(ctx, callOpts), method, req, reply, cc, callOpts...)
 	}
 }
 
-// StreamClientInterceptor is UnaryClientInterceptor for streams.
-func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
-	f := newForwarder(opts)
+// Stream returns the stream client interceptor that forwards the token.
+func (f *Forwarder) Stream() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
 		return streamer(f.forward(ctx, callOpts), desc, cc, method, callOpts...)
 	}
 }
 
-type forwarder struct{ x hankoauth.Extractor }
-
-func newForwarder(opts []Option) *forwarder {
-	return &forwarder{x: newOptions(opts).extractor()}
-}
-
 // forward returns ctx with the session token added to its outgoing
 // metadata, or ctx as it is.
-func (f *forwarder) forward(ctx context.Context, callOpts []grpc.CallOption) context.Context {
+func (f *Forwarder) forward(ctx context.Context, callOpts []grpc.CallOption) context.Context {
 	for _, o := range callOpts {
 		if _, ok := o.(grpc.PerRPCCredsCallOption); ok {
 			return ctx

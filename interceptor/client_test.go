@@ -70,8 +70,8 @@ func TestForwardingChain(t *testing.T) {
 	v, _ := newValidator(t, h, hankoauth.ModeHybrid)
 	quiet := WithLogger(newLogger(&logBuffer{}))
 	back := serveDial(t, nil, serverOpts(v, quiet),
-		grpc.WithUnaryInterceptor(UnaryClientInterceptor()),
-		grpc.WithStreamInterceptor(StreamClientInterceptor()))
+		grpc.WithUnaryInterceptor(mustForwarder().Unary()),
+		grpc.WithStreamInterceptor(mustForwarder().Stream()))
 	m := h.MustMint(t, hankotest.Session{})
 
 	for _, tt := range []struct {
@@ -120,7 +120,7 @@ func TestForward(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		opts     []Option
+		opts     []ClientOption
 		ctx      context.Context
 		callOpts []grpc.CallOption
 		want     []string // outgoing authorization values
@@ -129,8 +129,8 @@ func TestForward(t *testing.T) {
 		{name: "validated token wins over incoming", ctx: metadata.NewIncomingContext(validated, metadata.Pairs("cookie", "hanko=other")), want: []string{"Bearer validated"}},
 		{name: "incoming bearer", ctx: incoming("authorization", "Bearer in"), want: []string{"Bearer in"}},
 		{name: "incoming cookie", ctx: incoming("cookie", "a=b; hanko=in"), want: []string{"Bearer in"}},
-		{name: "incoming custom cookie", opts: []Option{WithCookieName("s")}, ctx: incoming("cookie", "s=in"), want: []string{"Bearer in"}},
-		{name: "incoming token header", opts: []Option{WithTokenHeader("x-token")}, ctx: incoming("x-token", "in"), want: []string{"Bearer in"}},
+		{name: "incoming custom cookie", opts: []ClientOption{WithForwardCookieName("s")}, ctx: incoming("cookie", "s=in"), want: []string{"Bearer in"}},
+		{name: "incoming token header", opts: []ClientOption{WithForwardTokenHeader("x-token")}, ctx: incoming("x-token", "in"), want: []string{"Bearer in"}},
 		{name: "incoming ambiguous", ctx: incoming("authorization", "Bearer a", "cookie", "hanko=b")},
 		{name: "incoming basic", ctx: incoming("authorization", "Basic x")},
 		{name: "nothing", ctx: context.Background()},
@@ -158,15 +158,35 @@ func TestForward(t *testing.T) {
 				streamGot = md.Get("authorization")
 				return nil, nil
 			}
-			if err := UnaryClientInterceptor(tt.opts...)(tt.ctx, "/a.S/M", nil, nil, nil, invoker, tt.callOpts...); err != nil {
+			f := mustForwarder(tt.opts...)
+			if err := f.Unary()(tt.ctx, "/a.S/M", nil, nil, nil, invoker, tt.callOpts...); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := StreamClientInterceptor(tt.opts...)(tt.ctx, &grpc.StreamDesc{}, nil, "/a.S/M", streamer, tt.callOpts...); err != nil {
+			if _, err := f.Stream()(tt.ctx, &grpc.StreamDesc{}, nil, "/a.S/M", streamer, tt.callOpts...); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(unaryGot, tt.want) || !slices.Equal(streamGot, tt.want) {
 				t.Errorf("authorization = %q (unary), %q (stream); want %q", unaryGot, streamGot, tt.want)
 			}
 		})
+	}
+}
+
+func mustForwarder(opts ...ClientOption) *Forwarder {
+	f, err := NewForwarder(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+func TestNewForwarderRejectsBadOptions(t *testing.T) {
+	for _, bad := range []string{"authorization", "Cookie", "grpcgateway-cookie", ""} {
+		if _, err := NewForwarder(WithForwardTokenHeader(bad)); err == nil {
+			t.Errorf("NewForwarder(WithForwardTokenHeader(%q)) did not fail", bad)
+		}
+	}
+	if _, err := NewForwarder(WithForwardTokenHeader("x-token"), WithForwardCookieName("s")); err != nil {
+		t.Errorf("NewForwarder with valid options: %v", err)
 	}
 }

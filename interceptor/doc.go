@@ -3,19 +3,27 @@
 //
 // # Usage
 //
-// Build one hankoauth.Validator and install the pair of interceptors:
+// Build one hankoauth.Validator, configure one Interceptor with New, and
+// install both of its interceptors: every option applies to unary and
+// streaming calls alike, so a public method or a requirement cannot be
+// forgotten on one kind of call.
 //
 //	v, err := hankoauth.New(hankoauth.Config{APIURL: "https://auth.example.com"})
 //	...
+//	authn, err := interceptor.New(v,
+//		interceptor.WithPublicMethods("grpc.health.v1.Health"),
+//		interceptor.WithRequirement(hankoauth.RequireVerifiedEmail()))
+//	...
 //	srv := grpc.NewServer(
-//		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v, interceptor.WithPublicMethods("grpc.health.v1.Health"))),
-//		grpc.StreamInterceptor(interceptor.StreamServerInterceptor(v)),
+//		grpc.UnaryInterceptor(authn.Unary()),
+//		grpc.StreamInterceptor(authn.Stream()),
 //	)
 //
-// Handlers read the session with hankoauth.FromContext. With
-// go-grpc-middleware v2, AuthFunc plugs into its auth interceptors, and its
-// selector decides which methods are checked at all (for example, not the
-// health service).
+// An invalid option is an error of New, never a panic. Handlers read the
+// session with hankoauth.FromContext. With go-grpc-middleware v2,
+// Interceptor.AuthFunc plugs into its auth interceptors, and its selector
+// decides which methods are checked at all (for example, not the health
+// service).
 //
 // Public methods (WithPublicMethods) skip authentication entirely: no
 // token is read or checked, and the handler's context carries no session.
@@ -25,10 +33,12 @@
 // # Status contract
 //
 // Every rejection has a fixed message, never the token or an error's text,
-// and a google.rpc.ErrorInfo detail with domain "hanko" and a
-// hankoauth.Reason as its reason. The error behind it goes to the log
-// (WithLogger) with the method and the reason code, and the decision to
-// WithDecisionHook. StatusFromError is the one mapping:
+// and a google.rpc.ErrorInfo detail with domain "hanko"
+// (hankoauth.ErrorInfoDomain) and a hankoauth.Reason as its reason. The
+// error behind it goes to the log (WithLogger; nothing is logged without
+// it) with the method and the reason code, and the decision to
+// WithDecisionHook. StatusFromError is the one mapping, derived from
+// hankoauth's reason table (hankoauth.Reason.Info):
 //
 //	case                                   code              message                                   ErrorInfo reason
 //	no token                               Unauthenticated   missing session token                     TOKEN_MISSING
@@ -54,7 +64,7 @@
 //
 // # Streams
 //
-// StreamServerInterceptor authenticates a stream when it opens. By default
+// Interceptor.Stream authenticates a stream when it opens. By default
 // it then watches the session while the stream lasts: the stream's
 // context is cancelled when the session expires (at its ExpiresAt, or its
 // IdleExpiresAt if Hanko reported an earlier one), and in hybrid and
@@ -68,14 +78,18 @@
 // A handler blocked in RecvMsg is only woken by its client, so long-lived
 // handlers should also select on their stream's context. The watcher
 // stops when the handler returns; WithStreamExpiry(false) turns it off.
-// AuthFunc does not watch streams.
+// A handler that watches its session itself, to send a last message
+// before the stream ends, takes the end over with OwnStreamEnd (as
+// hankoauth.v1.SessionService/WatchSession does). AuthFunc does not watch
+// streams.
 //
 // # Client side
 //
 // NewPerRPCCredentials sends a token as a bearer token over TLS;
 // NewInsecurePerRPCCredentials also over plaintext, for the hop to a mesh
-// sidecar. UnaryClientInterceptor and StreamClientInterceptor forward the
-// token of the server call in progress to the calls a handler makes with
-// its context: the server interceptors keep the validated token in the
-// context, where TokenFromContext (and these client interceptors) find it.
+// sidecar. A Forwarder (NewForwarder, with client options of its own)
+// forwards the token of the server call in progress to the calls a
+// handler makes with its context: the server interceptors keep the
+// validated token in the context, where TokenFromContext (and the
+// Forwarder's interceptors) find it.
 package interceptor

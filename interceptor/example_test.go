@@ -36,8 +36,10 @@ func (greeter) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.
 	return &testpb.SimpleResponse{Username: s.Email.Address}, nil
 }
 
-// Example installs the interceptors on a plain grpc.Server: every method
-// needs a live Hanko session, but for the public health service.
+// Example configures the interceptor once and installs its unary and
+// stream interceptors on a plain grpc.Server: every method, unary or
+// streaming, needs a live Hanko session with a verified email, but for the
+// public health service (whose Watch is a stream).
 func Example() {
 	hanko := hankotest.NewServer() // in production: your Hanko's API URL
 	defer hanko.Close()
@@ -47,12 +49,15 @@ func Example() {
 	}
 	defer v.Close()
 
+	authn, err := interceptor.New(v,
+		interceptor.WithPublicMethods(healthpb.Health_ServiceDesc.ServiceName),
+		interceptor.WithRequirement(hankoauth.RequireVerifiedEmail()))
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v,
-			interceptor.WithPublicMethods(healthpb.Health_ServiceDesc.ServiceName),
-			interceptor.WithRequirement(hankoauth.RequireVerifiedEmail()))),
-		grpc.StreamInterceptor(interceptor.StreamServerInterceptor(v,
-			interceptor.WithPublicMethods(healthpb.Health_ServiceDesc.ServiceName))),
+		grpc.UnaryInterceptor(authn.Unary()),
+		grpc.StreamInterceptor(authn.Stream()),
 	)
 	testpb.RegisterTestServiceServer(srv, greeter{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
@@ -73,9 +78,9 @@ func Example() {
 	// Unauthenticated "missing session token" TOKEN_MISSING
 }
 
-// ExampleAuthFunc plugs the authentication into go-grpc-middleware v2, and
-// skips health checks with its selector.
-func ExampleAuthFunc() {
+// ExampleInterceptor_AuthFunc plugs the authentication into
+// go-grpc-middleware v2, and skips health checks with its selector.
+func ExampleInterceptor_AuthFunc() {
 	hanko := hankotest.NewServer()
 	defer hanko.Close()
 	v, err := hankoauth.New(hankoauth.Config{APIURL: hanko.URL})
@@ -84,7 +89,11 @@ func ExampleAuthFunc() {
 	}
 	defer v.Close()
 
-	authFn := interceptor.AuthFunc(v, interceptor.WithLogger(slog.Default()))
+	authn, err := interceptor.New(v, interceptor.WithLogger(slog.Default()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	authFn := authn.AuthFunc()
 	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return c.Service != healthpb.Health_ServiceDesc.ServiceName
 	})
@@ -131,14 +140,17 @@ func ExampleNewPerRPCCredentials() {
 	defer conn.Close()
 }
 
-// ExampleUnaryClientInterceptor forwards the caller's session from one
-// service to the next: handlers call the next service with their own
-// context.
-func ExampleUnaryClientInterceptor() {
+// ExampleForwarder forwards the caller's session from one service to the
+// next: handlers call the next service with their own context.
+func ExampleForwarder() {
+	fwd, err := interceptor.NewForwarder()
+	if err != nil {
+		log.Fatal(err)
+	}
 	next, err := grpc.NewClient("next-service:8080",
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // mTLS at the sidecar
-		grpc.WithUnaryInterceptor(interceptor.UnaryClientInterceptor()),
-		grpc.WithStreamInterceptor(interceptor.StreamClientInterceptor()),
+		grpc.WithUnaryInterceptor(fwd.Unary()),
+		grpc.WithStreamInterceptor(fwd.Stream()),
 	)
 	if err != nil {
 		log.Fatal(err)

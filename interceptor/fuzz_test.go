@@ -53,7 +53,7 @@ func FuzzForward(f *testing.F) {
 	f.Add("bearer  a b", "hanko=\"x\"; hanko=y", "tok")
 	f.Add("", "a=b;hanko=", " ")
 	f.Fuzz(func(t *testing.T, authz, cookie, header string) {
-		fw := newForwarder([]Option{WithTokenHeader("x-token")})
+		fw := mustForwarder(WithForwardTokenHeader("x-token"))
 		in := metadata.MD{}
 		for k, v := range map[string]string{"authorization": authz, "cookie": cookie, "x-token": header} {
 			if v != "" {

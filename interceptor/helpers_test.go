@@ -153,10 +153,17 @@ func serveDial(tb testing.TB, svc *testService, opts []grpc.ServerOption, dialOp
 
 // serverOpts returns the server options that install both interceptors.
 func serverOpts(v *hankoauth.Validator, opts ...Option) []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.UnaryInterceptor(UnaryServerInterceptor(v, opts...)),
-		grpc.StreamInterceptor(StreamServerInterceptor(v, opts...)),
+	i := mustNew(v, opts...)
+	return []grpc.ServerOption{grpc.UnaryInterceptor(i.Unary()), grpc.StreamInterceptor(i.Stream())}
+}
+
+// mustNew is New, for options that are valid.
+func mustNew(v *hankoauth.Validator, opts ...Option) *Interceptor {
+	i, err := New(v, opts...)
+	if err != nil {
+		panic(err)
 	}
+	return i
 }
 
 // errorInfo returns the reason of err's ErrorInfo detail in domain
@@ -164,7 +171,7 @@ func serverOpts(v *hankoauth.Validator, opts ...Option) []grpc.ServerOption {
 func errorInfo(err error) string {
 	st, _ := status.FromError(err)
 	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.Domain == ErrorInfoDomain {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.Domain == hankoauth.ErrorInfoDomain {
 			return ei.Reason
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -16,12 +17,37 @@ import (
 // edge is the Edge of the decisions this package reports.
 const edge = "interceptor"
 
-// UnaryServerInterceptor authenticates every unary call with v: the
-// session lands in the handler's context (hankoauth.FromContext), a call
-// without a live session is rejected with the status StatusFromError
-// gives. It panics if v is nil.
-func UnaryServerInterceptor(v *hankoauth.Validator, opts ...Option) grpc.UnaryServerInterceptor {
-	a := newAuthenticator(v, opts)
+// Interceptor authenticates gRPC calls with a validator. It is
+// configured once, by New, and hands out the unary and the stream server
+// interceptor (and an auth.AuthFunc) of that one configuration, so that
+// public methods, requirements and logging are the same for every kind of
+// call. It is safe for concurrent use.
+type Interceptor struct {
+	v    *hankoauth.Validator
+	x    hankoauth.Extractor
+	opts *options
+}
+
+// New returns the Interceptor for v configured by opts. It fails when v
+// is nil or an option is invalid (a malformed public method, a token
+// header that is read already, a nil requirement, a negative re-check
+// interval).
+func New(v *hankoauth.Validator, opts ...Option) (*Interceptor, error) {
+	if v == nil {
+		return nil, errors.New("interceptor: nil *hankoauth.Validator")
+	}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Interceptor{v: v, x: o.extractor(), opts: o}, nil
+}
+
+// Unary returns the unary server interceptor: the session lands in the
+// handler's context (hankoauth.FromContext, and its token in
+// TokenFromContext), a call without a live session is rejected with the
+// status StatusFromError gives.
+func (a *Interceptor) Unary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, _, _, err := a.authenticate(ctx, info.FullMethod)
 		if err != nil {
@@ -31,13 +57,14 @@ func UnaryServerInterceptor(v *hankoauth.Validator, opts ...Option) grpc.UnarySe
 	}
 }
 
-// StreamServerInterceptor authenticates every stream with v, like
-// UnaryServerInterceptor; the handler gets a stream whose Context carries
-// the session. Unless WithStreamExpiry(false) is given, the stream's
-// context is cancelled when its session ends (see the package
-// documentation), and the stream then fails with Unauthenticated.
-func StreamServerInterceptor(v *hankoauth.Validator, opts ...Option) grpc.StreamServerInterceptor {
-	a := newAuthenticator(v, opts)
+// Stream returns the stream server interceptor. It authenticates a stream
+// when it opens, like Unary; the handler gets a stream whose Context
+// carries the session. Unless WithStreamExpiry(false) is given, the
+// stream's context is cancelled when its session ends (see the package
+// documentation), and the stream then fails with Unauthenticated; a
+// handler that watches its session itself takes that over with
+// OwnStreamEnd.
+func (a *Interceptor) Stream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, s, token, err := a.authenticate(ss.Context(), info.FullMethod)
 		if err != nil {
@@ -47,27 +74,30 @@ func StreamServerInterceptor(v *hankoauth.Validator, opts ...Option) grpc.Stream
 		case s == nil: // a public method
 			return handler(srv, ss)
 		case !a.opts.streamExpiry:
-			return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
+			w := middleware.WrapServerStream(ss)
+			w.WrappedContext = ctx
+			return handler(srv, w)
 		}
 		return a.watchStream(ctx, s, token, info.FullMethod, func(ctx context.Context) error {
-			return handler(srv, &serverStream{ServerStream: ss, ctx: ctx, watched: true})
+			w := middleware.WrapServerStream(ss)
+			w.WrappedContext = ctx
+			return handler(srv, watchedStream{w})
 		})
 	}
 }
 
-// AuthFunc returns the authentication of the interceptors as an
+// AuthFunc returns the authentication of the interceptor as an
 // auth.AuthFunc of go-grpc-middleware v2, to be used with its auth
 // interceptors and composed with its selector:
 //
-//	auth.UnaryServerInterceptor(interceptor.AuthFunc(v))
+//	auth.UnaryServerInterceptor(i.AuthFunc())
 //
 // It finds the method name with grpc.Method, so WithPublicMethods works as
-// in the interceptors. It does not watch streams (go-grpc-middleware's
-// auth interceptor offers no place to stop a watcher):
-// WithStreamExpiry and WithStreamRecheck have no effect; use
-// StreamServerInterceptor for long-lived streams.
-func AuthFunc(v *hankoauth.Validator, opts ...Option) auth.AuthFunc {
-	a := newAuthenticator(v, opts)
+// in Unary and Stream, and so do all other options but two: it does not
+// watch streams (go-grpc-middleware's auth interceptor offers no place to
+// stop a watcher), so WithStreamExpiry and WithStreamRecheck have no
+// effect; use Stream for long-lived streams.
+func (a *Interceptor) AuthFunc() auth.AuthFunc {
 	return func(ctx context.Context) (context.Context, error) {
 		method, _ := grpc.Method(ctx)
 		ctx, _, _, err := a.authenticate(ctx, method)
@@ -75,27 +105,12 @@ func AuthFunc(v *hankoauth.Validator, opts ...Option) auth.AuthFunc {
 	}
 }
 
-// authenticator holds what one interceptor needs, fixed at construction.
-type authenticator struct {
-	v    *hankoauth.Validator
-	x    hankoauth.Extractor
-	opts *options
-}
-
-func newAuthenticator(v *hankoauth.Validator, opts []Option) *authenticator {
-	if v == nil {
-		panic("interceptor: nil *hankoauth.Validator")
-	}
-	o := newOptions(opts)
-	return &authenticator{v: v, x: o.extractor(), opts: o}
-}
-
 // authenticate checks the call to method: it returns the context for the
 // handler, with the session and its token, or the status error to answer.
 // A public method returns ctx as it is and a nil session.
-func (a *authenticator) authenticate(ctx context.Context, method string) (context.Context, *hankoauth.Session, string, error) {
+func (a *Interceptor) authenticate(ctx context.Context, method string) (context.Context, *hankoauth.Session, string, error) {
 	if a.opts.public.match(method) {
-		a.decide(ctx, method, nil, true)
+		a.decide(ctx, method, hankoauth.ReasonOK, true)
 		return ctx, nil, "", nil
 	}
 	// ValueFromIncomingContext copies only the values asked for, where
@@ -105,46 +120,43 @@ func (a *authenticator) authenticate(ctx context.Context, method string) (contex
 	if err == nil {
 		s, err = a.v.Validate(ctx, token)
 	}
-	if err == nil && a.opts.requirement != nil {
-		if rerr := a.opts.requirement(ctx, s); rerr != nil {
-			err = forbidden(rerr)
-		}
+	if err == nil {
+		err = a.opts.requirement.Check(ctx, s)
 	}
 	if err != nil {
 		return ctx, nil, "", a.reject(ctx, method, err)
 	}
-	a.decide(ctx, method, nil, false)
+	a.decide(ctx, method, hankoauth.ReasonOK, false)
 	ctx = hankoauth.NewContext(ctx, s)
 	return &tokenContext{Context: ctx, token: token}, s, token, nil
 }
 
 // reject logs err, reports the decision and returns the status error for
-// the client. A caller that gave up gets Canceled or DeadlineExceeded,
-// whatever the validator made of it.
-func (a *authenticator) reject(ctx context.Context, method string, err error) error {
-	var st *status.Status
+// the client. A caller that gave up gets Canceled or DeadlineExceeded and
+// the reason REQUEST_CANCELED, whatever the validator made of it.
+func (a *Interceptor) reject(ctx context.Context, method string, err error) error {
+	st, r := StatusFromError(err), hankoauth.ReasonOf(err)
 	if cerr := ctx.Err(); cerr != nil {
-		st = contextStatus(contextCode(cerr))
-	} else {
-		st = StatusFromError(err)
+		st, r = contextStatus(contextCode(cerr)), hankoauth.ReasonCanceled
 	}
-	a.decide(ctx, method, err, false)
+	a.decide(ctx, method, r, false)
 	a.log(ctx, method, st, err)
 	return st.Err()
 }
 
 // log records a rejection: method, reason, code and the error (whose text
 // never carries the token).
-func (a *authenticator) log(ctx context.Context, method string, st *status.Status, err error) {
+func (a *Interceptor) log(ctx context.Context, method string, st *status.Status, err error) {
 	level := slog.LevelInfo
-	switch {
-	case errors.Is(err, hankoauth.ErrNoToken):
+	switch hankoauth.ReasonOf(err).Info().Class {
+	case hankoauth.ClassNoToken, hankoauth.ClassCanceled:
 		level = slog.LevelDebug
-	case errors.Is(err, hankoauth.ErrInvalidToken), errors.Is(err, hankoauth.ErrForbidden):
-	case ctx.Err() != nil:
-		level = slog.LevelDebug
-	default:
-		level = slog.LevelWarn
+	case hankoauth.ClassUnavailable:
+		if ctx.Err() != nil {
+			level = slog.LevelDebug
+		} else {
+			level = slog.LevelWarn
+		}
 	}
 	l := a.opts.logger
 	if !l.Enabled(ctx, level) {
@@ -152,46 +164,23 @@ func (a *authenticator) log(ctx context.Context, method string, st *status.Statu
 	}
 	l.LogAttrs(ctx, level, "hankoauth: rpc rejected",
 		slog.String("method", method),
-		slog.String("reason", string(reasonOf(err))),
+		slog.String("reason", string(hankoauth.ReasonOf(err))),
 		slog.String("code", st.Code().String()),
 		slog.String("error", err.Error()))
 }
 
 // decide reports a decision to the hook, if any.
-func (a *authenticator) decide(ctx context.Context, method string, err error, public bool) {
-	if h := a.opts.decisionHook; h != nil {
-		h(ctx, hankoauth.Decision{
-			Edge:   edge,
-			Result: hankoauth.DecisionResult(err),
-			Reason: reasonOf(err),
-			Target: method,
-			Public: public,
-		})
+func (a *Interceptor) decide(ctx context.Context, method string, r hankoauth.Reason, public bool) {
+	h := a.opts.decisionHook
+	if h == nil {
+		return
 	}
-}
-
-// reasonOf is hankoauth.ReasonOf, with ReasonForbidden for a requirement's
-// denial.
-func reasonOf(err error) hankoauth.Reason {
-	if errors.Is(err, hankoauth.ErrForbidden) {
-		return hankoauth.ReasonForbidden
+	d := hankoauth.Decision{Edge: edge, Result: r.Info().Class.Result(), Reason: r, Target: method, Public: public}
+	if public {
+		d.Result = hankoauth.ResultPublic
 	}
-	return hankoauth.ReasonOf(err)
+	h(ctx, d)
 }
-
-// forbidden makes any error of a Requirement match hankoauth.ErrForbidden,
-// as Requirement's contract says every error denies.
-func forbidden(err error) error {
-	if errors.Is(err, hankoauth.ErrForbidden) {
-		return err
-	}
-	return &forbiddenError{err}
-}
-
-type forbiddenError struct{ err error }
-
-func (e *forbiddenError) Error() string   { return hankoauth.ErrForbidden.Error() + ": " + e.err.Error() }
-func (e *forbiddenError) Unwrap() []error { return []error{hankoauth.ErrForbidden, e.err} }
 
 // tokenKey is the context key of the raw session token that the server
 // interceptors validated, for the client interceptors to forward and for

@@ -3,7 +3,6 @@ package interceptor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +257,7 @@ func TestUnaryCallerGaveUp(t *testing.T) {
 	defer h.Close()
 	h.Fail(hankotest.EndpointValidate, hankotest.Failure{Delay: 5 * time.Second})
 	v, _ := newValidator(t, h, hankoauth.ModeHybrid)
-	unary := UnaryServerInterceptor(v, WithLogger(newLogger(&logBuffer{})))
+	unary := mustNew(v, WithLogger(newLogger(&logBuffer{}))).Unary()
 	info := &grpc.UnaryServerInfo{FullMethod: "/grpc.testing.TestService/UnaryCall"}
 	handler := func(context.Context, any) (any, error) { t.Error("handler ran"); return nil, nil }
 
@@ -295,7 +294,7 @@ func TestAuthFuncWithSelector(t *testing.T) {
 	h := hankotest.NewServer()
 	defer h.Close()
 	v, _ := newValidator(t, h, hankoauth.ModeHybrid)
-	authFn := AuthFunc(v, WithPublicMethods("/grpc.testing.TestService/EmptyCall"), WithLogger(newLogger(&logBuffer{})))
+	authFn := mustNew(v, WithPublicMethods("/grpc.testing.TestService/EmptyCall"), WithLogger(newLogger(&logBuffer{}))).AuthFunc()
 	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return c.Service != healthpb.Health_ServiceDesc.ServiceName
 	})
@@ -331,34 +330,49 @@ func TestAuthFuncWithSelector(t *testing.T) {
 	}
 }
 
-func TestPublicMethodsPanicsOnBadEntry(t *testing.T) {
-	for _, bad := range []string{"", "/", "//Method", "/a.B/C/D", "a b"} {
-		t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("WithPublicMethods(%q) did not panic", bad)
-				}
-			}()
-			newOptions([]Option{WithPublicMethods(bad)})
+// TestNewRejectsBadOptions checks that invalid options are errors of New,
+// never panics, and that valid ones are not.
+func TestNewRejectsBadOptions(t *testing.T) {
+	h := hankotest.NewServer()
+	defer h.Close()
+	v, _ := newValidator(t, h, hankoauth.ModeLocal)
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"empty public method", []Option{WithPublicMethods("")}},
+		{"public slash", []Option{WithPublicMethods("/")}},
+		{"public without service", []Option{WithPublicMethods("//Method")}},
+		{"public with two slashes", []Option{WithPublicMethods("/a.B/C/D")}},
+		{"public with space", []Option{WithPublicMethods("a b")}},
+		{"token header authorization", []Option{WithTokenHeader("authorization")}},
+		{"token header cookie", []Option{WithTokenHeader("Cookie")}},
+		{"token header grpcgateway-cookie", []Option{WithTokenHeader("grpcgateway-cookie")}},
+		{"token header empty", []Option{WithTokenHeader(" ")}},
+		{"nil requirement", []Option{WithRequirement(nil)}},
+		{"negative re-check", []Option{WithStreamRecheck(-time.Second)}},
+		{"one bad among good", []Option{WithPublicMethods("a.B"), WithCookieName("c"), WithPublicMethods("")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if i, err := New(v, tt.opts...); err == nil {
+				t.Errorf("New = %v, nil; want an error", i)
+			}
 		})
 	}
-}
-
-func TestTokenHeaderPanicsOnKnownHeader(t *testing.T) {
-	for _, bad := range []string{"authorization", "Cookie", "grpcgateway-cookie"} {
-		t.Run(bad, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("WithTokenHeader(%q) did not panic", bad)
-				}
-			}()
-			newOptions([]Option{WithTokenHeader(bad)})
-		})
+	if _, err := New(nil); err == nil {
+		t.Error("New(nil) did not fail")
+	}
+	if _, err := New(v, WithPublicMethods("a.B", "/c.D/E"), WithTokenHeader("X-Token"), WithStreamRecheck(0), nil); err != nil {
+		t.Errorf("New with valid options: %v", err)
 	}
 }
 
 func TestPublicMethodsMatch(t *testing.T) {
-	o := newOptions([]Option{WithPublicMethods("/a.S/M", "b.S", "/c.S/", "d.S/N")})
+	o, err := newOptions([]Option{WithPublicMethods("/a.S/M", "b.S", "/c.S/", "d.S/N")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		method string
 		want   bool
@@ -378,5 +392,38 @@ func TestPublicMethodsMatch(t *testing.T) {
 		if got := o.public.match(tt.method); got != tt.want {
 			t.Errorf("match(%q) = %v, want %v", tt.method, got, tt.want)
 		}
+	}
+}
+
+// TestOneConfigurationForBothKinds is the setup that the per-kind
+// constructors made easy to get wrong: options given once apply to
+// streaming calls as well as unary ones. A requirement denies a stream,
+// and a public service's stream (health Watch) needs no session.
+func TestOneConfigurationForBothKinds(t *testing.T) {
+	h := hankotest.NewServer()
+	defer h.Close()
+	v, _ := newValidator(t, h, hankoauth.ModeHybrid)
+	conn := serve(t, nil, serverOpts(v,
+		WithPublicMethods(healthpb.Health_ServiceDesc.ServiceName),
+		WithRequirement(hankoauth.RequireVerifiedEmail()))...)
+	unverified := false
+	m := h.MustMint(t, hankotest.Session{Email: "eve@example.com", EmailVerified: &unverified})
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+m.Token)
+	client := testpb.NewTestServiceClient(conn)
+
+	_, err := client.UnaryCall(ctx, &testpb.SimpleRequest{})
+	checkStatus(t, err, codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden)
+	stream, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	checkStatus(t, err, codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden)
+
+	watch, err := healthpb.NewHealthClient(conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("public health Watch without a session = %v, %v; want SERVING", resp, err)
 	}
 }

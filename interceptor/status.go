@@ -11,35 +11,28 @@ import (
 	"github.com/hankoauth/hankoauth"
 )
 
-// ErrorInfoDomain is the domain of the google.rpc.ErrorInfo detail that
-// every rejection carries; its reason is a hankoauth.Reason.
-const ErrorInfoDomain = "hanko"
-
-// statuses holds the status of every known reason, built once; a
-// *status.Status is immutable, so they are shared.
+// statuses holds the status of every reason that rejects a call, built
+// once from hankoauth's reason table; a *status.Status is immutable, so
+// they are shared.
 var statuses = func() map[hankoauth.Reason]*status.Status {
 	m := make(map[hankoauth.Reason]*status.Status)
-	for _, r := range []hankoauth.Reason{
-		hankoauth.ReasonTokenMissing, hankoauth.ReasonTokenAmbiguous, hankoauth.ReasonTokenMalformed,
-		hankoauth.ReasonSignature, hankoauth.ReasonUnknownKey, hankoauth.ReasonExpired,
-		hankoauth.ReasonNotYetValid, hankoauth.ReasonAudience, hankoauth.ReasonIssuer,
-		hankoauth.ReasonNotSessionToken, hankoauth.ReasonRevoked, hankoauth.ReasonMismatch,
-		hankoauth.ReasonRejected,
-	} {
-		m[r] = newStatus(codes.Unauthenticated, r)
+	for _, r := range hankoauth.Reasons() {
+		switch r.Info().Class {
+		case hankoauth.ClassOK, hankoauth.ClassCanceled:
+			continue
+		}
+		m[r] = newStatus(r)
 	}
-	m[hankoauth.ReasonForbidden] = newStatus(codes.PermissionDenied, hankoauth.ReasonForbidden)
-	m[hankoauth.ReasonUnavailable] = newStatus(codes.Unavailable, hankoauth.ReasonUnavailable)
 	return m
 }()
 
-// newStatus builds the status for code and reason: a fixed message and an
-// ErrorInfo detail.
-func newStatus(c codes.Code, r hankoauth.Reason) *status.Status {
-	msg := r.Message()
-	st, err := status.New(c, msg).WithDetails(&errdetails.ErrorInfo{Domain: ErrorInfoDomain, Reason: string(r)})
+// newStatus builds the status of reason r: its code and fixed message
+// from hankoauth's reason table, and an ErrorInfo detail.
+func newStatus(r hankoauth.Reason) *status.Status {
+	ri := r.Info()
+	st, err := status.New(ri.Code, ri.Message).WithDetails(&errdetails.ErrorInfo{Domain: hankoauth.ErrorInfoDomain, Reason: string(r)})
 	if err != nil { // cannot happen: ErrorInfo always marshals
-		return status.New(c, msg)
+		return status.New(ri.Code, ri.Message)
 	}
 	return st
 }
@@ -54,15 +47,16 @@ func newStatus(c codes.Code, r hankoauth.Reason) *status.Status {
 //	ErrNoToken                             Unauthenticated   "missing session token"                   TOKEN_MISSING
 //	ErrExpired                             Unauthenticated   "session expired"                         SESSION_EXPIRED
 //	any other ErrInvalidToken              Unauthenticated   "invalid session"                         its reason (SESSION_REVOKED, TOKEN_AMBIGUOUS, ...)
-//	ErrForbidden (or a Requirement error)  PermissionDenied  "permission denied"                       PERMISSION_DENIED
+//	ErrForbidden (Requirement.Check)       PermissionDenied  "permission denied"                       PERMISSION_DENIED
 //	the caller's context.Canceled          Canceled          "context canceled"                        none
 //	the caller's context.DeadlineExceeded  DeadlineExceeded  "context deadline exceeded"               none
 //	ErrUnavailable, anything else          Unavailable       "authentication temporarily unavailable"  HANKO_UNAVAILABLE
 //
-// A cancellation counts as the caller's when err is the context error
-// itself, or an ErrUnavailable whose direct cause it is (what Validate
-// returns when its context ends); a timeout of a call to Hanko stays
-// Unavailable. Edges that hold the caller's context should check
+// The code and message of every reason come from hankoauth's reason table
+// (hankoauth.Reason.Info). A cancellation counts as the caller's when err
+// has the reason REQUEST_CANCELED: the context error itself, or what
+// Validate returns when its context ends; a timeout of a call to Hanko
+// stays Unavailable. Edges that hold the caller's context should check
 // ctx.Err() first, as the interceptors do.
 //
 // The message is fixed per code and reason and never contains the token
@@ -72,42 +66,20 @@ func StatusFromError(err error) *status.Status {
 	if err == nil {
 		return status.New(codes.OK, "")
 	}
-	var r hankoauth.Reason
-	switch {
-	case errors.Is(err, hankoauth.ErrForbidden):
-		r = hankoauth.ReasonForbidden
-	case errors.Is(err, hankoauth.ErrNoToken), errors.Is(err, hankoauth.ErrInvalidToken):
-		r = hankoauth.ReasonOf(err)
-		if r == hankoauth.ReasonUnavailable || r == hankoauth.ReasonOK {
-			r = hankoauth.ReasonTokenMalformed // an invalid token is never "unavailable"
+	r := hankoauth.ReasonOf(err)
+	switch r.Info().Class {
+	case hankoauth.ClassCanceled:
+		if errors.Is(err, context.DeadlineExceeded) {
+			return deadlineStatus
 		}
-	default:
-		if c, ok := callerGaveUp(err); ok {
-			return contextStatus(c)
-		}
-		r = hankoauth.ReasonUnavailable
+		return canceledStatus
+	case hankoauth.ClassOK:
+		r = hankoauth.ReasonTokenMalformed // an error is never OK
 	}
 	if st, ok := statuses[r]; ok {
 		return st
 	}
-	// A reason added to hankoauth after this package was written.
-	return newStatus(codes.Unauthenticated, r)
-}
-
-// callerGaveUp reports whether err means that the caller's own context
-// ended, and which way. Validate says so with ReasonCanceled; a timed-out
-// call to Hanko stays Unavailable.
-func callerGaveUp(err error) (codes.Code, bool) {
-	switch {
-	case hankoauth.ReasonOf(err) == hankoauth.ReasonCanceled, !errors.Is(err, hankoauth.ErrUnavailable):
-		if errors.Is(err, context.DeadlineExceeded) {
-			return codes.DeadlineExceeded, true
-		}
-		if errors.Is(err, context.Canceled) {
-			return codes.Canceled, true
-		}
-	}
-	return 0, false
+	return newStatus(r)
 }
 
 func contextCode(err error) codes.Code {

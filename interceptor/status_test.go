@@ -43,7 +43,7 @@ func TestStatusFromError(t *testing.T) {
 		{"bad signature", hankoauth.ErrBadSignature, codes.Unauthenticated, "invalid session", hankoauth.ReasonSignature},
 		{"bare ErrInvalidToken", hankoauth.ErrInvalidToken, codes.Unauthenticated, "invalid session", hankoauth.ReasonTokenMalformed},
 		{"forbidden", hankoauth.ErrForbidden, codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden},
-		{"requirement error", forbidden(errors.New("no")), codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden},
+		{"requirement error", hankoauth.Requirement(func(context.Context, *hankoauth.Session) error { return errors.New("no") }).Check(context.Background(), nil), codes.PermissionDenied, "permission denied", hankoauth.ReasonForbidden},
 		{"unavailable", hankoauth.ErrUnavailable, codes.Unavailable, "authentication temporarily unavailable", hankoauth.ReasonUnavailable},
 		{"hanko timeout", fmt.Errorf("%w: %w", hankoauth.ErrUnavailable, httpTimeout), codes.Unavailable, "authentication temporarily unavailable", hankoauth.ReasonUnavailable},
 		{"unknown error", errors.New("boom"), codes.Unavailable, "authentication temporarily unavailable", hankoauth.ReasonUnavailable},

@@ -211,7 +211,7 @@ func watchers() int {
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "interceptor.(*authenticator).watch(")
+			return strings.Count(string(buf[:n]), "interceptor.(*Interceptor).watch(")
 		}
 		buf = make([]byte, 2*len(buf))
 	}

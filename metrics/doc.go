@@ -10,21 +10,19 @@
 //	reg := prometheus.NewRegistry()
 //	m, err := metrics.New(reg)
 //	...
-//	base := http.DefaultTransport.(*http.Transport).Clone()
-//	base.ResponseHeaderTimeout = hankoauth.DefaultRequestTimeout
 //	v, err := hankoauth.New(hankoauth.Config{
 //		APIURL:     apiURL,
 //		Hooks:      m.Hooks(),
-//		HTTPClient: &http.Client{Timeout: hankoauth.DefaultRequestTimeout, Transport: m.InstrumentTransport(base)},
+//		HTTPClient: hankoauth.NewHTTPClient(hankoauth.DefaultRequestTimeout, m.InstrumentTransport),
 //	})
 //	...
 //	m.ObserveValidator(v)
+//	authn, err := interceptor.New(v, interceptor.WithDecisionHook(m.Decision))
+//	...
 //	gm := m.GRPCServerMetrics()
 //	srv := grpc.NewServer(
-//		grpc.ChainUnaryInterceptor(gm.UnaryServerInterceptor(),
-//			interceptor.UnaryServerInterceptor(v, interceptor.WithDecisionHook(m.Decision))),
-//		grpc.ChainStreamInterceptor(gm.StreamServerInterceptor(),
-//			interceptor.StreamServerInterceptor(v, interceptor.WithDecisionHook(m.Decision))),
+//		grpc.ChainUnaryInterceptor(gm.UnaryServerInterceptor(), authn.Unary()),
+//		grpc.ChainStreamInterceptor(gm.StreamServerInterceptor(), authn.Stream()),
 //	)
 //	// register services, then:
 //	gm.InitializeMetrics(srv)
@@ -39,10 +37,14 @@
 // Counters:
 //
 //   - hankoauth_decisions_total{edge,result,reason}: requests decided by an
-//     edge. edge is interceptor, extauthz or http; result is allow, deny or
-//     error (Hanko could not be asked); reason is a hankoauth.Reason code
-//     (OK for allow, HANKO_UNAVAILABLE for error). The known combinations
-//     are exported as 0 from the start. Public targets count as allow, OK.
+//     edge. edge is interceptor, extauthz or http. result is allow (a live
+//     session), public (a target that needs no session: health,
+//     reflection, public methods and paths; reason OK), deny, error (Hanko
+//     could not be asked; reason HANKO_UNAVAILABLE) or canceled (the
+//     caller gave up first, such as Envoy's ext_authz timeout; reason
+//     REQUEST_CANCELED). reason is a hankoauth.Reason code; the result of
+//     each reason is its class's (hankoauth.Reason.Info), one table for
+//     every edge. The known combinations are exported as 0 from the start.
 //   - hankoauth_cache_hits_total, hankoauth_cache_misses_total: validations
 //     the token cache answered, and could not answer.
 //   - hankoauth_cache_evictions_total: entries dropped to make room (a

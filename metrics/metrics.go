@@ -29,45 +29,18 @@ const (
 )
 
 // The known label values. Anything else is counted as other / OTHER, so that
-// a caller's mistake cannot grow the number of series.
+// a caller's mistake cannot grow the number of series. The reasons and the
+// result of each come from hankoauth's reason table.
 var (
 	edges   = []string{"interceptor", "extauthz", "http"}
-	results = []string{"allow", "deny", "error"}
-	// denyReasons are the reasons of a "deny" decision.
-	denyReasons = []hankoauth.Reason{
-		hankoauth.ReasonTokenMissing,
-		hankoauth.ReasonTokenAmbiguous,
-		hankoauth.ReasonTokenMalformed,
-		hankoauth.ReasonSignature,
-		hankoauth.ReasonUnknownKey,
-		hankoauth.ReasonExpired,
-		hankoauth.ReasonNotYetValid,
-		hankoauth.ReasonAudience,
-		hankoauth.ReasonIssuer,
-		hankoauth.ReasonNotSessionToken,
-		hankoauth.ReasonRevoked,
-		hankoauth.ReasonMismatch,
-		hankoauth.ReasonRejected,
-		hankoauth.ReasonForbidden,
-		reasonNoHTTPAttributes,
+	results = []string{
+		hankoauth.ResultAllow, hankoauth.ResultPublic, hankoauth.ResultDeny,
+		hankoauth.ResultError, hankoauth.ResultCanceled,
 	}
 	hankoOutcomes = []string{"valid", "invalid", "bad_request", "error"}
 	jwksOutcomes  = []string{"ok", "error"}
 	paths         = []hankoauth.Path{hankoauth.PathCache, hankoauth.PathLocal, hankoauth.PathRemote, hankoauth.PathNone}
 )
-
-// reasonNoHTTPAttributes is extauthz.ReasonNoHTTPAttributes, spelled out so
-// that this package does not import the Envoy API.
-const reasonNoHTTPAttributes hankoauth.Reason = "HTTP_ATTRIBUTES_MISSING"
-
-// knownReasons is every reason a Decision may carry.
-var knownReasons = func() map[hankoauth.Reason]bool {
-	m := map[hankoauth.Reason]bool{hankoauth.ReasonOK: true, hankoauth.ReasonUnavailable: true, hankoauth.ReasonCanceled: true}
-	for _, r := range denyReasons {
-		m[r] = true
-	}
-	return m
-}()
 
 // Buckets of the histograms, in seconds.
 var (
@@ -139,7 +112,7 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 			grpcprom.WithHistogramBuckets(hankoBuckets))),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "decisions_total",
-			Help: "Requests decided by an edge (interceptor, extauthz, http), by result (allow, deny, error) and reason code.",
+			Help: "Requests decided by an edge (interceptor, extauthz, http), by result (allow, public, deny, error, canceled) and reason code.",
 		}, []string{"edge", "result", "reason"}),
 		decisionIndex: make(map[decisionKey]prometheus.Counter),
 		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
@@ -190,13 +163,12 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		m.validation[p] = validation.WithLabelValues(string(p))
 	}
 	for _, e := range edges {
-		m.decisionCounter(e, "allow", hankoauth.ReasonOK)
-		m.decisionCounter(e, "error", hankoauth.ReasonUnavailable)
-		for _, r := range denyReasons {
-			if r == reasonNoHTTPAttributes && e != "extauthz" {
+		m.decisionCounter(e, hankoauth.ResultPublic, hankoauth.ReasonOK)
+		for _, r := range hankoauth.Reasons() {
+			if r == hankoauth.ReasonNoHTTPAttributes && e != "extauthz" {
 				continue // only Envoy's check requests lack HTTP attributes
 			}
-			m.decisionCounter(e, "deny", r)
+			m.decisionCounter(e, r.Info().Class.Result(), r)
 		}
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -263,15 +235,19 @@ func (m *Metrics) Hooks() *hankoauth.Hooks { return m.hooks }
 // interceptor.WithDecisionHook and extauthz.WithDecisionHook. Only the
 // Edge, Result and Reason become labels, and values outside their known
 // sets are counted as "other" (edge, result) or "OTHER" (reason); the
-// Target is never looked at. A public target's decision counts as allow
-// with reason OK.
+// Target is never looked at. A public target (health, reflection, public
+// methods and paths) counts as result "public" with reason OK, not as an
+// allowed session, whatever Result the hook was given.
 func (m *Metrics) Decision(_ context.Context, d hankoauth.Decision) {
+	if d.Public {
+		d.Result, d.Reason = hankoauth.ResultPublic, hankoauth.ReasonOK
+	}
 	if c, ok := m.decisionIndex[decisionKey{d.Edge, d.Result, d.Reason}]; ok {
 		c.Inc()
 		return
 	}
 	edge, result, reason := oneOf(d.Edge, edges), oneOf(d.Result, results), otherReason
-	if knownReasons[d.Reason] {
+	if d.Reason.Known() {
 		reason = string(d.Reason)
 	}
 	m.decisions.WithLabelValues(edge, result, reason).Inc()

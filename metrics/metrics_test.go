@@ -160,7 +160,7 @@ func checkLabels(t *testing.T, fams map[string]*dto.MetricFamily, secrets ...str
 	for _, s := range slicesOf(edges, results, hankoOutcomes, jwksOutcomes) {
 		allowed[s] = true
 	}
-	for r := range knownReasons {
+	for _, r := range hankoauth.Reasons() {
 		allowed[string(r)] = true
 	}
 	for _, p := range paths {
@@ -266,9 +266,14 @@ func TestValidatorSequence(t *testing.T) {
 func TestDecisionsOverGRPC(t *testing.T) {
 	f := newFixture(t, hankoauth.ModeHybrid)
 	gm := f.m.GRPCServerMetrics()
+	authn, err := interceptor.New(f.v, interceptor.WithDecisionHook(f.m.Decision),
+		interceptor.WithPublicMethods("/grpc.health.v1.Health/Watch"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(gm.UnaryServerInterceptor(),
-			interceptor.UnaryServerInterceptor(f.v, interceptor.WithDecisionHook(f.m.Decision))),
+		grpc.ChainUnaryInterceptor(gm.UnaryServerInterceptor(), authn.Unary()),
+		grpc.ChainStreamInterceptor(gm.StreamServerInterceptor(), authn.Stream()),
 	)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	gm.InitializeMetrics(srv)
@@ -287,6 +292,8 @@ func TestDecisionsOverGRPC(t *testing.T) {
 	// Before any call, the known combinations are there at 0.
 	check(t, scrape(t, f.reg), []series{
 		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "allow", "reason", "OK"}, 0},
+		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "public", "reason", "OK"}, 0},
+		{"hankoauth_decisions_total", []string{"edge", "extauthz", "result", "canceled", "reason", "REQUEST_CANCELED"}, 0},
 		{"hankoauth_decisions_total", []string{"edge", "extauthz", "result", "deny", "reason", "SESSION_EXPIRED"}, 0},
 		{"hankoauth_decisions_total", []string{"edge", "extauthz", "result", "deny", "reason", "HTTP_ATTRIBUTES_MISSING"}, 0},
 		{"hankoauth_decisions_total", []string{"edge", "http", "result", "error", "reason", "HANKO_UNAVAILABLE"}, 0},
@@ -311,6 +318,16 @@ func TestDecisionsOverGRPC(t *testing.T) {
 			t.Fatalf("call %d: %v, want %v", i, err, c.want)
 		}
 	}
+	// A public method: counted as public, not as an allowed session.
+	watch, err := client.Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatalf("public Watch: %v", err)
+	}
+	// A public decision that claims allow is still counted as public.
+	f.m.Decision(t.Context(), hankoauth.Decision{Edge: "http", Result: "allow", Reason: hankoauth.ReasonOK, Public: true})
 	// A decision with values outside the known sets, and a token as its
 	// target, straight to the hook.
 	f.m.Decision(t.Context(), hankoauth.Decision{Edge: "mesh", Result: "maybe", Reason: hankoauth.Reason(alice.Token), Target: alice.Token})
@@ -318,6 +335,9 @@ func TestDecisionsOverGRPC(t *testing.T) {
 	fams := scrape(t, f.reg)
 	check(t, fams, []series{
 		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "allow", "reason", "OK"}, 2},
+		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "public", "reason", "OK"}, 1},
+		{"hankoauth_decisions_total", []string{"edge", "http", "result", "public", "reason", "OK"}, 1},
+		{"hankoauth_decisions_total", []string{"edge", "http", "result", "allow", "reason", "OK"}, 0},
 		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "deny", "reason", "TOKEN_MISSING"}, 1},
 		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "deny", "reason", "TOKEN_MALFORMED"}, 1},
 		{"hankoauth_decisions_total", []string{"edge", "interceptor", "result", "error", "reason", "HANKO_UNAVAILABLE"}, 0},

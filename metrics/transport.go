@@ -13,12 +13,9 @@ import (
 // way, JWKS fetches and session validations alike, from the moment a
 // request is sent until its response body is closed. The validator has
 // no hook for the start of a request, so the binary gives it an
-// instrumented client:
+// instrumented client, built with the validator's own settings:
 //
-//	cfg.HTTPClient = &http.Client{
-//		Timeout:   cfg.RequestTimeout,
-//		Transport: m.InstrumentTransport(base),
-//	}
+//	cfg.HTTPClient = hankoauth.NewHTTPClient(cfg.RequestTimeout, m.InstrumentTransport)
 //
 // Use the returned transport only for calls to Hanko.
 func (m *Metrics) InstrumentTransport(rt http.RoundTripper) http.RoundTripper {

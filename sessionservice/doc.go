@@ -10,9 +10,11 @@
 //
 //	v, err := hankoauth.New(hankoauth.Config{APIURL: hankoURL})
 //	...
+//	authn, err := interceptor.New(v)
+//	...
 //	srv := grpc.NewServer(
-//		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v)),
-//		grpc.StreamInterceptor(sessionservice.StreamServerInterceptor(v)),
+//		grpc.UnaryInterceptor(authn.Unary()),
+//		grpc.StreamInterceptor(authn.Stream()),
 //	)
 //	sessionservice.New(v).Register(srv)
 //
@@ -44,9 +46,8 @@
 // EXPIRED, REVOKED or REJECTED and ends the stream with Unauthenticated.
 // When Hanko cannot be reached it ends the stream with Unavailable.
 //
-// The interceptor's own stream watcher (interceptor.WithStreamExpiry) also
-// cancels the stream at the session's expiry, and may do so first: the
-// stream then still ends with Unauthenticated, but without the final
-// update. StreamServerInterceptor installs the interceptor without its
-// watcher for WatchSession alone, so the final update always arrives.
+// WatchSession owns the end of its stream: it tells the interceptor's own
+// stream watcher to stand down (interceptor.OwnStreamEnd), so the final
+// update always arrives before the stream ends. Expiry is judged on the
+// validator's clock (hankoauth.Config.Now), as everywhere else.
 package sessionservice

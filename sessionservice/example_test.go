@@ -30,9 +30,13 @@ func Example() {
 	}
 	defer v.Close()
 
+	authn, err := interceptor.New(v)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v)),
-		grpc.StreamInterceptor(sessionservice.StreamServerInterceptor(v)),
+		grpc.UnaryInterceptor(authn.Unary()),
+		grpc.StreamInterceptor(authn.Stream()),
 	)
 	sessionservice.New(v).Register(srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -29,12 +29,13 @@ func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // newValidator returns a ready hybrid validator for h.
-func newValidator(tb testing.TB, h *hankotest.Server, revalidate time.Duration) *hankoauth.Validator {
+func newValidator(tb testing.TB, h *hankotest.Server, revalidate time.Duration, now func() time.Time) *hankoauth.Validator {
 	tb.Helper()
 	v, err := hankoauth.New(hankoauth.Config{
 		APIURL:          h.URL,
 		RevalidateAfter: revalidate,
 		RequestTimeout:  2 * time.Second,
+		Now:             now,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -60,7 +61,7 @@ type setup struct {
 
 type setupConfig struct {
 	revalidate time.Duration           // validator's RevalidateAfter; default 1 min
-	rawStream  bool                    // interceptor.StreamServerInterceptor instead of the service's
+	now        func() time.Time        // validator's clock; default time.Now
 	opts       []sessionservice.Option // service options
 	hankoOpts  []hankotest.Option      // fake Hanko options
 	icptOpts   []interceptor.Option    // interceptor options
@@ -73,14 +74,14 @@ func newSetup(tb testing.TB, cfg setupConfig) *setup {
 	}
 	h := hankotest.NewServer(cfg.hankoOpts...)
 	tb.Cleanup(h.Close)
-	v := newValidator(tb, h, cfg.revalidate)
-	stream := sessionservice.StreamServerInterceptor(v, cfg.icptOpts...)
-	if cfg.rawStream {
-		stream = interceptor.StreamServerInterceptor(v, cfg.icptOpts...)
+	v := newValidator(tb, h, cfg.revalidate, cfg.now)
+	authn, err := interceptor.New(v, cfg.icptOpts...)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(interceptor.UnaryServerInterceptor(v, cfg.icptOpts...)),
-		grpc.StreamInterceptor(stream),
+		grpc.UnaryInterceptor(authn.Unary()),
+		grpc.StreamInterceptor(authn.Stream()),
 	)
 	sessionservice.New(v, cfg.opts...).Register(srv)
 	lis := bufconn.Listen(1 << 20)
@@ -120,7 +121,7 @@ func checkStatus(tb testing.TB, err error, code codes.Code, reason hankoauth.Rea
 	}
 	var got string
 	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.Domain == interceptor.ErrorInfoDomain {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.Domain == hankoauth.ErrorInfoDomain {
 			got = ei.Reason
 		}
 	}

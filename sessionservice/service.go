@@ -27,7 +27,6 @@ type Service struct {
 
 	v         *hankoauth.Validator
 	extractor hankoauth.Extractor
-	now       func() time.Time
 	log       *slog.Logger
 	interval  time.Duration // WatchSession's default interval
 	minIvl    time.Duration
@@ -55,14 +54,8 @@ func WithTokenHeader(name string) Option {
 	}
 }
 
-// WithClock sets the clock that decides when a watched session has
-// expired and stamps server_time. Default time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(s *Service) { s.now = now }
-}
-
 // WithLogger sets where WatchSession logs why a stream ended (never a
-// token). Default: discard.
+// token). Without it nothing is logged, as everywhere in hankoauth.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Service) { s.log = l }
 }
@@ -93,7 +86,6 @@ func New(v *hankoauth.Validator, opts ...Option) *Service {
 	s := &Service{
 		v:         v,
 		extractor: hankoauth.Extractor{CookieHeaders: []string{"cookie", "grpcgateway-cookie"}},
-		now:       time.Now,
 		log:       slog.New(slog.DiscardHandler),
 		interval:  DefaultWatchInterval,
 		minIvl:    MinWatchInterval,

@@ -17,6 +17,7 @@ import (
 	"github.com/hankoauth/hankoauth"
 	hankoauthv1 "github.com/hankoauth/hankoauth/gen/hankoauth/v1"
 	"github.com/hankoauth/hankoauth/hankotest"
+	"github.com/hankoauth/hankoauth/interceptor"
 	"github.com/hankoauth/hankoauth/sessionservice"
 )
 
@@ -105,7 +106,7 @@ func TestWhoAmI(t *testing.T) {
 func TestWhoAmIWithoutInterceptor(t *testing.T) {
 	h := hankotest.NewServer()
 	defer h.Close()
-	v := newValidator(t, h, time.Minute)
+	v := newValidator(t, h, time.Minute, nil)
 	_, err := sessionservice.New(v).WhoAmI(context.Background(), &hankoauthv1.WhoAmIRequest{})
 	checkStatus(t, err, codes.Unauthenticated, hankoauth.ReasonTokenMissing)
 }
@@ -227,20 +228,20 @@ func checkUpdates(t *testing.T, got []*hankoauthv1.WatchSessionResponse, m hanko
 
 func TestWatchSessionExpires(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		rawStream bool
+		name string
+		opts []interceptor.Option
 	}{
-		{"service interceptor", false},
-		// With the interceptor's own watcher either side may notice the
-		// expiry first; the stream ends with the session's status
-		// either way, and the final update arrives if the service wins.
-		{"interceptor watcher", true},
+		// WatchSession takes the end of its stream over from the
+		// interceptor's watcher (interceptor.OwnStreamEnd): the final
+		// update always arrives.
+		{"interceptor watcher on", nil},
+		{"interceptor watcher off", []interceptor.Option{interceptor.WithStreamExpiry(false)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newSetup(t, setupConfig{
-				rawStream: tc.rawStream,
-				opts:      []sessionservice.Option{sessionservice.WithWatchInterval(0, 100*time.Millisecond, 0)},
+				icptOpts: tc.opts,
+				opts:     []sessionservice.Option{sessionservice.WithWatchInterval(0, 100*time.Millisecond, 0)},
 			})
 			m := s.hanko.MustMint(t, hankotest.Session{Lifetime: 2 * time.Second})
 			start := time.Now()
@@ -249,11 +250,7 @@ func TestWatchSessionExpires(t *testing.T) {
 			if now := time.Now(); now.Before(m.ExpiresAt) || now.After(m.ExpiresAt.Add(2*time.Second)) {
 				t.Errorf("stream ended at %v, expiry %v (started %v)", now, m.ExpiresAt, start)
 			}
-			final := hankoauthv1.SessionState_SESSION_STATE_EXPIRED
-			if tc.rawStream && len(got) > 0 && got[len(got)-1].GetState() == hankoauthv1.SessionState_SESSION_STATE_ACTIVE {
-				final = hankoauthv1.SessionState_SESSION_STATE_UNSPECIFIED
-			}
-			checkUpdates(t, got, m, final, 2)
+			checkUpdates(t, got, m, hankoauthv1.SessionState_SESSION_STATE_EXPIRED, 2)
 		})
 	}
 }
@@ -278,12 +275,11 @@ func TestWatchSessionHankoDown(t *testing.T) {
 	checkUpdates(t, got, m, hankoauthv1.SessionState_SESSION_STATE_UNSPECIFIED, 1)
 }
 
-// The service's clock decides expiry: advancing it past the token's exp
+// The validator's clock decides expiry: advancing it past the token's exp
 // ends the stream at the next tick.
 func TestWatchSessionClock(t *testing.T) {
 	c := &clock{}
-	s := newSetup(t, setupConfig{opts: []sessionservice.Option{
-		sessionservice.WithClock(c.Now),
+	s := newSetup(t, setupConfig{now: c.Now, opts: []sessionservice.Option{
 		sessionservice.WithWatchInterval(50*time.Millisecond, 10*time.Millisecond, 0),
 	}})
 	m := s.hanko.MustMint(t, hankotest.Session{})

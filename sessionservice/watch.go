@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -29,6 +27,12 @@ func (s *Service) WatchSession(req *hankoauthv1.WatchSessionRequest, stream hank
 	sess, ok := hankoauth.FromContext(ctx)
 	if !ok {
 		return interceptor.StatusFromError(hankoauth.ErrNoToken).Err()
+	}
+	// This handler ends the stream itself, after the final update: the
+	// interceptor's session watcher must not end it first.
+	if !interceptor.OwnStreamEnd(ctx) {
+		<-ctx.Done()
+		return contextStatus(ctx)
 	}
 	interval, err := s.watchInterval(req.GetInterval())
 	if err != nil {
@@ -52,13 +56,14 @@ func (s *Service) WatchSession(req *hankoauthv1.WatchSessionRequest, stream hank
 
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	expiry := time.NewTimer(sessionEnd(sess).Sub(s.now()))
+	expiry := time.NewTimer(time.Hour) // armed below, for a session with an end
+	expiry.Stop()
 	defer expiry.Stop()
 	validate := false // the first update reports what the interceptor just validated
 	for {
-		now := s.now()
+		now := s.v.Now()
 		var ended error
-		if !now.Before(sessionEnd(sess)) {
+		if d, ok := untilEnd(sess, now); ok && d <= 0 {
 			ended = hankoauth.ErrExpired
 		} else if validate && token != "" {
 			fresh, err := s.v.Validate(ctx, token)
@@ -87,8 +92,9 @@ func (s *Service) WatchSession(req *hankoauthv1.WatchSessionRequest, stream hank
 			return err
 		}
 		// Wait for the next tick, or for the session's end.
-		end := sessionEnd(sess)
-		expiry.Reset(end.Sub(now))
+		if d, ok := untilEnd(sess, now); ok {
+			expiry.Reset(d)
+		}
 	wait:
 		for {
 			select {
@@ -98,7 +104,7 @@ func (s *Service) WatchSession(req *hankoauthv1.WatchSessionRequest, stream hank
 				validate = true
 				break wait
 			case <-expiry.C:
-				if d := end.Sub(s.now()); d > 0 {
+				if d, _ := untilEnd(sess, s.v.Now()); d > 0 {
 					expiry.Reset(d)
 					continue
 				}
@@ -141,8 +147,9 @@ func update(sess *hankoauth.Session, st hankoauthv1.SessionState, now time.Time)
 }
 
 // contextStatus is the status of a stream whose context ended: the
-// session's, when the interceptor's watcher ended it (its cause is the
-// validation error), else Canceled or DeadlineExceeded.
+// session's, when the interceptor's watcher ended it before WatchSession
+// took the end over (its cause is the validation error), else Canceled or
+// DeadlineExceeded.
 func contextStatus(ctx context.Context) error {
 	if cause := context.Cause(ctx); errors.Is(cause, hankoauth.ErrInvalidToken) {
 		return interceptor.StatusFromError(cause).Err()
@@ -168,29 +175,10 @@ func (s *Service) watchInterval(d *durationpb.Duration) (time.Duration, error) {
 	}
 }
 
-// sessionEnd is when sess ends (hankoauth.Session.EndsAt); a session put
-// into the context without an expiry never ends by time.
-func sessionEnd(sess *hankoauth.Session) time.Time {
-	if end := sess.EndsAt(); !end.IsZero() {
-		return end
-	}
-	return time.Unix(1<<62, 0)
-}
-
-// StreamServerInterceptor is interceptor.StreamServerInterceptor(v,
-// opts...) for every stream but WatchSession's, which it authenticates in
-// the same way without the interceptor's session watcher
-// (interceptor.WithStreamExpiry(false)). WatchSession watches its session
-// itself; the interceptor's watcher would cancel the stream at the
-// session's expiry, possibly before WatchSession has sent its final
-// update.
-func StreamServerInterceptor(v *hankoauth.Validator, opts ...interceptor.Option) grpc.StreamServerInterceptor {
-	watched := interceptor.StreamServerInterceptor(v, opts...)
-	unwatched := interceptor.StreamServerInterceptor(v, append(slices.Clip(opts), interceptor.WithStreamExpiry(false))...)
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if info.FullMethod == hankoauthv1.SessionService_WatchSession_FullMethodName {
-			return unwatched(srv, ss, info, handler)
-		}
-		return watched(srv, ss, info, handler)
-	}
+// untilEnd is how long sess lasts from now on (hankoauth.Session.EndsAt),
+// and false for a session put into the context without an end, which
+// never ends by time.
+func untilEnd(sess *hankoauth.Session, now time.Time) (time.Duration, bool) {
+	end := sess.EndsAt()
+	return end.Sub(now), !end.IsZero()
 }

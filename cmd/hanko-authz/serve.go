@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -150,15 +151,10 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	return s, nil
 }
 
-// build creates the gRPC and HTTP servers. The interceptor and ext_authz
-// constructors panic on invalid options (public methods and paths, header
-// names): build reports that as a usage error.
-func (s *server) build() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &usageError{msg: fmt.Sprint(r)}
-		}
-	}()
+// build creates the gRPC and HTTP servers. An invalid option of the
+// interceptor or the ext_authz server (public methods and paths, header
+// names) is a usage error.
+func (s *server) build() error {
 	cfg := s.cfg
 	// One line per denial, but not more than --denial-log-rate a second.
 	edgeLog := limitLog(s.log, cfg.denialLogRate)
@@ -177,15 +173,22 @@ func (s *server) build() (err error) {
 		iopts = append(iopts, interceptor.WithDecisionHook(s.hooks.Decision))
 		aopts = append(aopts, extauthz.WithDecisionHook(s.hooks.Decision))
 	}
-	authz := extauthz.NewServer(s.v, aopts...)
+	authz, err := extauthz.NewServer(s.v, aopts...)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	authn, err := interceptor.New(s.v, iopts...)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
 
 	opts := append([]grpc.ServerOption{
 		// Calls run on a pool of goroutines whose stacks have grown
 		// already, not each on a new goroutine that grows its stack
 		// through the interceptors again.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{interceptor.UnaryServerInterceptor(s.v, iopts...)})...),
-		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, sessionservice.StreamServerInterceptor(s.v, iopts...)})...),
+		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{authn.Unary()})...),
+		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, authn.Stream()})...),
 	}, s.hooks.GRPCOptions...)
 	s.grpc = grpc.NewServer(opts...)
 	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(edgeLog)).Register(s.grpc)
@@ -352,20 +355,15 @@ func (s *server) drainStream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	defer cancel()
 	stop := context.AfterFunc(s.drain, cancel)
 	defer stop()
-	err := handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
-	if err != nil && s.drain.Err() != nil && ss.Context().Err() == nil {
+	outer := ss.Context()
+	w := middleware.WrapServerStream(ss)
+	w.WrappedContext = ctx
+	err := handler(srv, w)
+	if err != nil && s.drain.Err() != nil && outer.Err() == nil {
 		return status.Error(codes.Unavailable, "server is shutting down")
 	}
 	return err
 }
-
-// contextStream is a grpc.ServerStream with another context.
-type contextStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (c *contextStream) Context() context.Context { return c.ctx }
 
 // close releases the validator, the listeners and the hooks.
 func (s *server) close() {
