@@ -73,5 +73,5 @@ func TestColdVerificationsDefault(t *testing.T) {
 	if err := v.acquireCold(); err != nil {
 		t.Fatal(err)
 	}
-	v.releaseCold()
+	v.releaseCold(time.Millisecond)
 }

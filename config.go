@@ -110,7 +110,10 @@ type Config struct {
 	// Hanko's RSA-4096 key: about 0.4 ms of CPU each) running at once, so
 	// that a flood of forged or new tokens cannot take the CPU from cached
 	// sessions: further verifications wait, at most RequestTimeout, then
-	// fail as unavailable. Default max(1, GOMAXPROCS/4); negative: no bound.
+	// fail as unavailable; while some wait, each slot pauses three times
+	// as long as its last verification took before it takes the next, so
+	// that verifications get at most a quarter of a CPU per slot. Default
+	// max(1, GOMAXPROCS/4); negative: no bound.
 	MaxColdVerifications int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

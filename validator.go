@@ -24,6 +24,7 @@ type Validator struct {
 
 	group          singleflight.Group // collapses concurrent work on one token
 	cold           chan struct{}      // a slot per signature verification under way; nil: no bound
+	coldWaiting    atomic.Int32       // verifications waiting for a slot
 	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
 
 	stop      context.CancelFunc

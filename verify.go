@@ -98,8 +98,9 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	if err := v.acquireCold(); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	err = tok.jws.Claims(key.key, &payload)
-	v.releaseCold()
+	v.releaseCold(time.Since(start))
 	if err != nil {
 		return nil, newError(ErrBadSignature, err)
 	}
@@ -164,6 +165,12 @@ func (c *tokenClaims) session() *Session {
 // waited too long for a slot.
 var errTooBusy = constError("too many signature verifications under way")
 
+// coldPause is how long, in multiples of its own duration, a verification
+// keeps its slot while other verifications wait for one: under a flood,
+// each slot then spends at most 1/(1+coldPause) of a CPU on signatures,
+// and cached sessions keep the rest.
+const coldPause = 3
+
 // acquireCold takes a verification slot (see Config.MaxColdVerifications),
 // waiting at most RequestTimeout. The caller's context is not consulted:
 // the verification may be shared by several callers (singleflight).
@@ -176,6 +183,8 @@ func (v *Validator) acquireCold() error {
 		return nil
 	default:
 	}
+	v.coldWaiting.Add(1)
+	defer v.coldWaiting.Add(-1)
 	t := time.NewTimer(v.cfg.RequestTimeout)
 	defer t.Stop()
 	select {
@@ -186,8 +195,14 @@ func (v *Validator) acquireCold() error {
 	}
 }
 
-func (v *Validator) releaseCold() {
-	if v.cold != nil {
-		<-v.cold
+// releaseCold frees the slot of a verification that took d, after a pause
+// of coldPause×d when other verifications are waiting.
+func (v *Validator) releaseCold(d time.Duration) {
+	if v.cold == nil {
+		return
 	}
+	if v.coldWaiting.Load() > 0 {
+		time.Sleep(coldPause * d)
+	}
+	<-v.cold
 }
