@@ -75,3 +75,37 @@ func TestColdVerificationsDefault(t *testing.T) {
 	}
 	v.releaseCold(time.Millisecond)
 }
+
+// A session revalidated after RevalidateAfter is not verified again (its
+// signature was): revalidating it needs Hanko's answer, not a
+// verification slot. Once it is no longer kept, it is verified again.
+func TestRevalidationSkipsVerification(t *testing.T) {
+	h := newRecordedHanko(t)
+	clk := newClock(fixtureClock)
+	v := newHybrid(t, h, clk, func(c *Config) {
+		c.MaxColdVerifications = 1
+		c.RequestTimeout = 50 * time.Millisecond
+	})
+	token := fixtureToken(t, "03-token-valid.jwt")
+	ctx := context.Background()
+	if _, err := v.Validate(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	v.cold <- struct{}{} // no slot free from now on
+	defer func() { <-v.cold }()
+	clk.Add(16 * time.Second)
+	s, err := v.Validate(ctx, token)
+	if err != nil {
+		t.Fatalf("revalidation: %v", err)
+	}
+	if h.calls.Load() != 2 {
+		t.Fatalf("hanko calls = %d, want 2", h.calls.Load())
+	}
+	if s.SessionID != "7a14fa80-6328-4fe0-b9d5-00d0bd5861cb" {
+		t.Fatalf("session %+v", s)
+	}
+	clk.Add(31 * time.Second) // past until + RevalidateAfter: verified again, and no slot
+	if _, err := v.Validate(ctx, token); !errors.Is(err, errTooBusy) {
+		t.Fatalf("after the entry expired: %v, want a verification (too busy)", err)
+	}
+}
