@@ -81,6 +81,8 @@ type Server struct {
 	identity                 []string      // all identity header names, for removal
 
 	errs []error // invalid options, reported by NewServer
+
+	ok okCache // response parts of recently allowed sessions
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
