@@ -24,7 +24,12 @@
 // exp without asking again. Concurrent validations of one token share one
 // verification and one call to Hanko. RevokeSession rejects all cached
 // tokens of a session id at once, for revocation pushed from outside (Hanko's
-// session.delete.* webhooks).
+// session.delete.* webhooks). A session's revalidation asks Hanko without
+// checking its signature again.
+//
+// Signature checks, the expensive part of a cache miss, are bounded
+// (MaxColdVerifications): a flood of forged or unknown tokens waits for a
+// slot and leaves most of the CPU to cached sessions.
 //
 // # Errors
 //
