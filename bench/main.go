@@ -13,6 +13,7 @@
 //	hankobench guide    -addr A -hanko URL          HTTP middleware as in Hanko's Go guide
 //	hankobench app      -addr A -hanko URL [-interceptors]   a gRPC service with or without our interceptors
 //	hankobench opa      -addr A -jwks FILE          ext_authz by an OPA decode_verify policy
+//	hankobench report   -dir D [-readme R -plots P -plots-url U]   render an earlier run's report again
 //	hankobench load     -dir D -addr A [-c 8 -d 20s -invalid 0 -flood 0]   drive one ext_authz server (for profiling)
 package main
 
@@ -32,13 +33,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
-		"run":   cmdRun,
-		"hanko": cmdHanko,
-		"noop":  cmdNoop,
-		"guide": cmdGuide,
-		"app":   cmdApp,
-		"opa":   cmdOPA,
-		"load":  cmdLoad,
+		"run":    cmdRun,
+		"hanko":  cmdHanko,
+		"noop":   cmdNoop,
+		"guide":  cmdGuide,
+		"app":    cmdApp,
+		"opa":    cmdOPA,
+		"load":   cmdLoad,
+		"report": cmdReport,
 	}
 	cmd, ok := cmds[os.Args[1]]
 	if !ok {

@@ -127,6 +127,8 @@ type harness struct {
 	ts      *tokenSet
 	hanko   *proc
 	skipped []string
+	machine string    // for the report
+	at      time.Time // when the report was made
 }
 
 func (h *harness) stopAll() {
