@@ -177,6 +177,8 @@ func runGhz(ctx context.Context, ghz []string, addr, call, mdFile string, c int,
 	for code, n := range rep.StatusCodes {
 		switch code {
 		case "OK":
+		case "Canceled": // calls in flight when ghz's duration ended
+			res.n -= n
 		case "Unauthenticated", "PermissionDenied":
 			res.denied += n
 		default:
