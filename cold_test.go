@@ -70,7 +70,7 @@ func TestColdVerificationsDefault(t *testing.T) {
 	}
 	cfg, _ = Config{APIURL: "http://127.0.0.1:1", MaxColdVerifications: -1}.withDefaults()
 	v := &Validator{cfg: cfg}
-	if err := v.acquireCold(); err != nil {
+	if err := v.acquireCold(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	v.releaseCold(time.Millisecond)

@@ -117,12 +117,10 @@ func newLocal(t testing.TB, ks *keyServer, mod func(*Config)) *Validator {
 
 func waitReady(t testing.TB, v *Validator) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for v.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("validator not ready: %v", v.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatalf("validator not ready: %v", err)
 	}
 }
 

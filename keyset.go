@@ -133,12 +133,15 @@ type jwks struct {
 	cfg    *Config
 	ctx    context.Context // ends at Close: fetches under way are cancelled
 	wg     sync.WaitGroup  // fetches under way, waited for at Close
+	loaded func()          // called after every successful fetch
+	failed func(error)     // called after every failed fetch (not at Close)
 
 	current atomic.Pointer[keySet] // nil until the first successful fetch
 
-	mu           sync.Mutex // guards the fields below
+	mu           sync.Mutex // guards the fields below, and wg.Add against close's Wait
 	inflight     *fetchCall // the fetch under way, nil when none
 	lastOnDemand time.Time  // when an unknown kid last started a fetch
+	closed       bool       // set by close: no new fetches
 
 	fetches atomic.Int64 // fetches started, for tests
 }
@@ -178,9 +181,9 @@ func (j *jwks) refresh(ctx context.Context, onDemand bool) error {
 			}
 			j.lastOnDemand = now
 		}
-		if j.ctx.Err() != nil {
+		if j.closed || j.ctx.Err() != nil {
 			j.mu.Unlock()
-			return j.ctx.Err() // closed: no new fetches
+			return errClosed // no new fetches
 		}
 		c = &fetchCall{done: make(chan struct{})}
 		j.inflight = c
@@ -216,9 +219,19 @@ func (j *jwks) run(c *fetchCall) {
 		outcome = ""
 	case err != nil:
 		outcome = "error"
-		j.cfg.Logger.Warn("hankoauth: JWKS fetch failed; keeping the last good key set", "url", j.url, "keys", n, "error", err)
+		if n > 0 {
+			j.cfg.Logger.Warn("hankoauth: JWKS fetch failed; keeping the last good key set", "url", j.url, "keys", n, "error", err)
+		} else {
+			j.cfg.Logger.Warn("hankoauth: JWKS fetch failed; no key set loaded yet, tokens cannot be checked", "url", j.url, "error", err)
+		}
+		if j.failed != nil {
+			j.failed(err)
+		}
 	default:
 		j.cfg.Logger.Debug("hankoauth: JWKS fetched", "url", j.url, "keys", n, "max_age", ks.maxAge)
+		if j.loaded != nil {
+			j.loaded()
+		}
 	}
 	if h := j.cfg.Hooks.KeysRefreshed; h != nil && outcome != "" {
 		h(outcome, n)
@@ -266,30 +279,74 @@ func (j *jwks) fetch(ctx context.Context) (*keySet, error) {
 	return &keySet{keys: keys, fetchedAt: j.cfg.Now(), maxAge: maxAge(resp.Header.Get("Cache-Control"))}, nil
 }
 
+// close stops new fetches and waits for the one under way.
+func (j *jwks) close() {
+	j.mu.Lock()
+	j.closed = true // after this, no wg.Add
+	j.mu.Unlock()
+	j.wg.Wait()
+}
+
 // loop keeps the key set loaded until ctx ends: it retries a failed fetch
-// with backoff (1 s doubling to KeyRefreshMin), and otherwise refreshes
-// after the max-age Hanko sent (clamped to [KeyRefreshMin, 24 h], 10 min
-// when absent).
+// with backoff (retryLoop: up to startBackoffCap while no key set is
+// loaded, so that readiness follows Hanko's return within seconds, then
+// up to KeyRefreshMin), and otherwise refreshes after the max-age Hanko
+// sent (clamped to [KeyRefreshMin, 24 h], 10 min when absent).
 func (j *jwks) loop(ctx context.Context) {
-	backoff := time.Second
-	for {
-		wait := backoff
+	retryLoop(ctx, func() (time.Duration, error) {
 		if err := j.refresh(ctx, false); err != nil {
+			return 0, err
+		}
+		if ks := j.current.Load(); ks != nil && ks.maxAge > 0 {
+			return min(max(ks.maxAge, j.cfg.KeyRefreshMin), 24*time.Hour), nil
+		}
+		return 10 * time.Minute, nil
+	}, func() time.Duration {
+		if j.current.Load() == nil {
+			return startBackoffCap
+		}
+		return max(j.cfg.KeyRefreshMin, time.Second)
+	})
+}
+
+// The backoff of retryLoop: it starts at minBackoff and doubles up to the
+// cap; startBackoffCap is the cap while the validator is not ready yet.
+const (
+	minBackoff      = 250 * time.Millisecond
+	startBackoffCap = 2 * time.Second
+	stopRetrying    = time.Duration(-1)
+)
+
+// errClosed is the error of work refused after Close.
+const errClosed = constError("validator closed")
+
+// retryLoop is the one retry loop of the background work (the JWKS
+// refresh, the remote-mode probe): it calls attempt until ctx ends. After
+// a success it waits what attempt returned (stopRetrying ends the loop);
+// after a failure it backs off, from minBackoff doubling up to
+// backoffCap().
+func retryLoop(ctx context.Context, attempt func() (time.Duration, error), backoffCap func() time.Duration) {
+	backoff := minBackoff
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	for ctx.Err() == nil {
+		wait, err := attempt()
+		switch {
+		case err != nil:
 			if ctx.Err() != nil {
 				return
 			}
-			backoff = min(backoff*2, max(j.cfg.KeyRefreshMin, time.Second))
-		} else {
-			backoff = time.Second
-			wait = 10 * time.Minute
-			if ks := j.current.Load(); ks != nil && ks.maxAge > 0 {
-				wait = min(max(ks.maxAge, j.cfg.KeyRefreshMin), 24*time.Hour)
-			}
+			wait = min(backoff, backoffCap())
+			backoff = min(backoff*2, backoffCap())
+		case wait == stopRetrying:
+			return
+		default:
+			backoff = minBackoff
 		}
-		t := time.NewTimer(wait)
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-t.C:
 		}

@@ -85,6 +85,9 @@ func (v *Validator) postValidate(ctx context.Context, raw string) (*Session, str
 		return nil, "error", newError(ErrUnavailable, fmt.Errorf("reading hanko's answer: %w", err))
 	}
 	v.remoteAnswered.Store(true)
+	if v.cfg.Mode == ModeRemote {
+		v.markReady()
+	}
 	switch {
 	case resp.StatusCode == http.StatusBadRequest:
 		return nil, "bad_request", newError(ErrMalformed, errors.New("hanko answered 400"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -27,70 +28,135 @@ type Validator struct {
 	coldWaiting    atomic.Int32       // verifications waiting for a slot
 	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
 
+	ready     chan struct{} // closed once the validator can judge tokens
+	readyOnce sync.Once
+	lastErr   atomic.Pointer[error] // the last failure of the background fetches, for Ready
+
+	life      context.Context // ends at Close
 	stop      context.CancelFunc
-	done      chan struct{}
+	done      chan struct{} // closed when the background loop has returned
 	closeOnce sync.Once
+
+	mu      sync.Mutex     // guards closed, and work.Add against Close's Wait
+	closed  bool           // set by Close: no new work starts
+	working sync.WaitGroup // computations under way (calls to Hanko), waited for at Close
 }
 
 // New returns a validator for cfg. It does not wait for Hanko: the JWKS
-// is loaded in the background (retried until it succeeds), and Ready
-// reports when it has been.
+// is loaded in the background (retried until it succeeds), Ready reports
+// whether it has been, and WaitReady waits for it. Validate does not need
+// that wait: a call that comes before the first JWKS fetches it (or joins
+// the fetch under way) itself.
 func New(cfg Config) (*Validator, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{})}
+	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{}), ready: make(chan struct{})}
 	if cfg.MaxColdVerifications > 0 {
 		v.cold = make(chan struct{}, cfg.MaxColdVerifications)
 	}
 	if cfg.CacheSize > 0 {
 		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	v.stop = stop
+	v.life, v.stop = context.WithCancel(context.Background())
 	if cfg.Mode == ModeRemote {
-		go v.probe(ctx)
-	} else {
-		v.keys = &jwks{url: cfg.APIURL + "/.well-known/jwks.json", client: cfg.HTTPClient, cfg: &v.cfg, ctx: ctx}
 		go func() {
 			defer close(v.done)
-			v.keys.loop(ctx)
+			v.probe(v.life)
+		}()
+	} else {
+		v.keys = &jwks{url: cfg.APIURL + "/.well-known/jwks.json", client: cfg.HTTPClient, cfg: &v.cfg, ctx: v.life, loaded: v.markReady, failed: v.setLastErr}
+		go func() {
+			defer close(v.done)
+			v.keys.loop(v.life)
 		}()
 	}
 	return v, nil
 }
 
-// Close stops the background JWKS refresh and waits for a fetch under
-// way; no hook runs and nothing is logged after it returns. The validator
-// keeps answering from the keys and cache it has. Close is safe to call
-// more than once.
+// Close stops the background JWKS refresh, cancels the calls to Hanko
+// under way and waits for them, and closes the idle connections of
+// Config.HTTPClient: when it returns, the validator has no goroutine and
+// no connection left, and no hook runs and nothing is logged any more.
+// Validate goes on answering from the keys and cache it has; a token it
+// cannot judge without Hanko is ErrUnavailable. Close is safe to call
+// more than once and concurrently with Validate.
 func (v *Validator) Close() error {
 	v.closeOnce.Do(func() {
+		v.mu.Lock()
+		v.closed = true // after this, no working.Add
+		v.mu.Unlock()
 		v.stop()
 		<-v.done
 		if v.keys != nil {
-			v.keys.wg.Wait() // no hook or log line after Close
+			v.keys.close()
 		}
+		v.working.Wait()
 		if v.cache != nil {
 			v.cache.close()
 		}
+		v.cfg.HTTPClient.CloseIdleConnections()
 	})
 	return nil
 }
 
+// startWork registers a computation that may call Hanko, so that Close
+// waits for it; it reports false once Close has begun.
+func (v *Validator) startWork() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return false
+	}
+	v.working.Add(1)
+	return true
+}
+
+// markReady records that the validator can judge tokens.
+func (v *Validator) markReady() { v.readyOnce.Do(func() { close(v.ready) }) }
+
+// setLastErr records the last failure of a background fetch, for Ready.
+func (v *Validator) setLastErr(err error) { v.lastErr.Store(&err) }
+
+// notReady is Ready's error: ErrUnavailable, with the last failure.
+func (v *Validator) notReady(what string) error {
+	if p := v.lastErr.Load(); p != nil {
+		return newError(ErrUnavailable, fmt.Errorf("%s: %w", what, *p))
+	}
+	return newError(ErrUnavailable, errors.New(what))
+}
+
 // Ready returns nil once the validator can judge tokens: a JWKS has been
 // loaded (local and hybrid mode), or Hanko has answered (remote mode).
-// Otherwise it returns an error that matches ErrUnavailable.
+// Otherwise it returns an error that matches ErrUnavailable and names the
+// last failure, if any (such as a refused connection).
 func (v *Validator) Ready() error {
-	if v.keys != nil {
-		if v.keys.current.Load() == nil {
-			return newError(ErrUnavailable, constError("no JWKS loaded yet"))
-		}
+	select {
+	case <-v.ready:
 		return nil
+	default:
 	}
-	if !v.remoteAnswered.Load() {
-		return newError(ErrUnavailable, constError("hanko has not answered yet"))
+	if v.keys != nil {
+		return v.notReady("no JWKS loaded yet")
+	}
+	return v.notReady("hanko has not answered yet")
+}
+
+// WaitReady waits until the validator can judge tokens (see Ready) and
+// returns nil, or returns Ready's error once ctx ends or the validator is
+// closed. It replaces polling Ready. After an outage at start, the
+// background fetch is retried every few seconds at most, so WaitReady
+// returns within seconds of Hanko's return.
+func (v *Validator) WaitReady(ctx context.Context) error {
+	select {
+	case <-v.ready:
+		return nil
+	case <-ctx.Done():
+	case <-v.life.Done():
+	}
+	if err := v.Ready(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -192,8 +258,15 @@ func (v *Validator) validate(ctx context.Context, token string) (*Session, Path,
 // callers of the same token. (A function of its own, so that the closure
 // does not move the key of every cached call to the heap.)
 func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte, stale *Session) (*Session, Path, error) {
-	work := context.WithoutCancel(ctx)
 	ch := v.group.DoChan(string(key[:]), func() (any, error) {
+		if !v.startWork() {
+			return result{path: PathNone}, newError(ErrUnavailable, errClosed)
+		}
+		defer v.working.Done()
+		// The work is shared: no caller's cancellation ends it, Close does.
+		work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(v.life, cancel)()
 		return v.compute(work, token, key, stale)
 	})
 	select {
@@ -293,36 +366,36 @@ func (v *Validator) store(key [32]byte, e *entry, sid string, path Path, now tim
 }
 
 // probe asks Hanko for its JWKS until it answers, to report readiness in
-// remote mode (where nothing else is fetched at start).
+// remote mode (where nothing else is fetched at start). It shares the
+// JWKS loop's retry and backoff (retryLoop); any answer but a server
+// error counts.
 func (v *Validator) probe(ctx context.Context) {
-	defer close(v.done)
 	url := v.cfg.APIURL + "/.well-known/jwks.json"
-	backoff := time.Second
-	for !v.remoteAnswered.Load() {
-		rctx, cancel := context.WithTimeout(ctx, v.cfg.RequestTimeout)
-		req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
-		if err == nil {
-			resp, err := v.cfg.HTTPClient.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode < 500 {
-					v.remoteAnswered.Store(true)
-				}
-			}
-		}
-		cancel()
+	retryLoop(ctx, func() (time.Duration, error) {
 		if v.remoteAnswered.Load() {
-			return
+			return stopRetrying, nil // a validation got an answer first
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		rctx, cancel := context.WithTimeout(ctx, v.cfg.RequestTimeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, err
 		}
-		backoff = min(backoff*2, 30*time.Second)
-	}
+		resp, err := v.cfg.HTTPClient.Do(req)
+		if err != nil {
+			v.setLastErr(err)
+			return 0, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			err := fmt.Errorf("%s answered %s", url, resp.Status)
+			v.setLastErr(err)
+			return 0, err
+		}
+		v.remoteAnswered.Store(true)
+		v.markReady()
+		return stopRetrying, nil
+	}, func() time.Duration { return startBackoffCap })
 }
 
 // earliest returns the earlier of a and b.

@@ -72,11 +72,13 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	key, ok := v.keys.lookup(tok.kid)
 	if !ok {
-		if v.keys.current.Load() == nil && v.keys.refresh(ctx, true) != nil {
-			// No key set was ever loaded: we cannot judge any token. The
-			// fetch this tried is rate-limited like any on demand, so
-			// requests fail fast while Hanko is down.
-			return nil, newError(ErrUnavailable, errors.New("no JWKS loaded yet"))
+		if v.keys.current.Load() == nil {
+			if err := v.keys.refresh(ctx, true); err != nil {
+				// No key set was ever loaded: we cannot judge any token.
+				// The fetch this tried is rate-limited like any on demand,
+				// so requests fail fast while Hanko is down.
+				return nil, v.notReady("no JWKS loaded yet")
+			}
 		}
 		key, ok = v.keys.lookup(tok.kid)
 		if !ok {
@@ -95,7 +97,7 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	var c tokenClaims
 	var payload json.RawMessage
-	if err := v.acquireCold(); err != nil {
+	if err := v.acquireCold(ctx); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -172,9 +174,9 @@ var errTooBusy = constError("too many signature verifications under way")
 const coldPause = 3
 
 // acquireCold takes a verification slot (see Config.MaxColdVerifications),
-// waiting at most RequestTimeout. The caller's context is not consulted:
-// the verification may be shared by several callers (singleflight).
-func (v *Validator) acquireCold() error {
+// waiting at most RequestTimeout, or until ctx (the shared work's, which
+// Close ends) is done.
+func (v *Validator) acquireCold(ctx context.Context) error {
 	if v.cold == nil {
 		return nil
 	}
@@ -192,6 +194,8 @@ func (v *Validator) acquireCold() error {
 		return nil
 	case <-t.C:
 		return newError(ErrUnavailable, errTooBusy)
+	case <-ctx.Done():
+		return newError(ErrUnavailable, ctx.Err())
 	}
 }
 

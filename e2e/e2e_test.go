@@ -224,7 +224,7 @@ func TestDev(t *testing.T) {
 			t.Errorf("revoked: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 		r = run(t, cleanEnv(), "", hankoAuthz, "validate", "--hanko-url", "http://"+freeAddr(t), "--timeout", "500ms", d.token)
-		if r.code != 2 || !strings.Contains(r.stderr, "HANKO_UNAVAILABLE") {
+		if r.code != 3 || !strings.Contains(r.stderr, "HANKO_UNAVAILABLE") {
 			t.Errorf("Hanko down: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 	})

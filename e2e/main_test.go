@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"go.uber.org/goleak"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -41,6 +43,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 	} else {
 		code = m.Run()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: goroutines outlive the tests:", err)
+			code = 1
+		}
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)

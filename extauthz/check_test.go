@@ -49,12 +49,10 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { v.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for v.Ready() != nil {
-		if time.Now().After(deadline) {
-			tb.Fatal("validator did not load the JWKS")
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		tb.Fatalf("validator not ready: %v", err)
 	}
 	return &fixture{hanko: h, v: v}
 }

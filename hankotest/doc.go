@@ -6,15 +6,21 @@
 // Like go-oidc's oidctest, it is shipped as a package so that users can
 // test their own code against it:
 //
-//	srv := hankotest.NewServer()
-//	defer srv.Close()
-//	m, err := srv.Mint(hankotest.Session{Email: "alice@example.com", AMR: []string{"pwd"}})
+//	srv := hankotest.NewTB(t) // closed when the test ends
+//	m := srv.MustMint(t, hankotest.Session{Email: "alice@example.com", AMR: []string{"pwd"}})
 //	// configure the code under test with srv.URL, send it m.Token
+//
+// [NewServer] is the same without a test (call [Server.Close]), [New] the
+// fake without a listener (serve [Hanko.Handler] yourself).
 //
 // # What it fakes
 //
-// A [Hanko] holds RSA signing keys (2048 bits by default, 4096 like Hanko
-// with [WithKeyBits]) and a table of sessions. [Hanko.Mint] creates a
+// A [Hanko] holds RSA signing keys (4096 bits by default, like Hanko's;
+// [WithKeyBits](2048) where a test wants speed) and a table of sessions.
+// Keys are generated once per process and shared by its fakes under
+// different kids, so only the first fake of a test binary pays for a key;
+// [WithSigningKey] passes a key, [WithFreshKeys] asks for keys of the
+// fake's own. [Hanko.Mint] creates a
 // session row and signs a token with Hanko's header and claims (sub,
 // session_id, aud, iat, exp, and email, username, amr, iss and custom
 // claims when set). [Hanko.Revoke] deletes a row, as logout or an admin

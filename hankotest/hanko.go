@@ -25,6 +25,8 @@ type Hanko struct {
 	done  chan struct{} // closed by stop; aborts injected delays
 	once  sync.Once
 
+	rotating sync.Mutex // serialises RotateKey
+
 	mu       sync.Mutex // guards the fields below
 	keys     []*signingKey
 	jwks     []byte
@@ -114,9 +116,22 @@ func (h *Hanko) now() time.Time { return h.opts.now() }
 // lists the old keys and then the new one, and tokens signed with the old
 // keys stay valid. It returns the new kid.
 func (h *Hanko) RotateKey() (kid string, err error) {
-	priv, err := rsa.GenerateKey(rand.Reader, h.opts.keyBits)
+	h.rotating.Lock() // one rotation at a time: each gets its own key
+	defer h.rotating.Unlock()
+	h.mu.Lock()
+	n := len(h.keys)
+	h.mu.Unlock()
+	var priv *rsa.PrivateKey
+	switch {
+	case n == 0 && h.opts.key != nil:
+		priv = h.opts.key
+	case h.opts.freshKeys:
+		priv, err = rsa.GenerateKey(rand.Reader, h.opts.keyBits)
+	default:
+		priv, err = poolKey(h.opts.keyBits, n)
+	}
 	if err != nil {
-		return "", fmt.Errorf("hankotest: generating RSA key: %w", err)
+		return "", fmt.Errorf("hankotest: RSA key: %w", err)
 	}
 	k := &signingKey{kid: newUUID(), priv: priv}
 	h.mu.Lock()

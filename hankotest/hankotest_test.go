@@ -2,6 +2,8 @@ package hankotest_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -656,22 +658,76 @@ func TestCraftedTokens(t *testing.T) {
 	})
 }
 
-func TestKeyBits4096(t *testing.T) {
-	if testing.Short() {
-		t.Skip("4096-bit key generation is slow")
-	}
-	srv := hankotest.NewServer(hankotest.WithKeyBits(4096))
-	defer srv.Close()
-	m := srv.MustMint(t, hankotest.Session{})
-	if !postValidate(t, srv, m.Token).IsValid {
-		t.Error("token invalid")
-	}
+// modulus returns the base64 modulus of each key in srv's JWKS.
+func modulus(t *testing.T, srv *hankotest.Server) []string {
+	t.Helper()
 	var set struct{ Keys []struct{ N string } }
 	if err := json.Unmarshal(srv.JWKS(), &set); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Keys) != 1 || len(set.Keys[0].N) != 683 { // 512 bytes, as in 00-jwks
-		t.Errorf("JWKS %s", srv.JWKS())
+	var out []string
+	for _, k := range set.Keys {
+		out = append(out, k.N)
+	}
+	return out
+}
+
+// Keys are RSA-4096 by default, as Hanko's, and generated once per
+// process: two fakes share their first key (under different kids),
+// RotateKey gives each the next key of the process, WithFreshKeys keys of
+// its own, WithSigningKey the given one.
+func TestSigningKeys(t *testing.T) {
+	a, b := hankotest.NewTB(t), hankotest.NewTB(t)
+	ka, kb := modulus(t, a), modulus(t, b)
+	if len(ka) != 1 || len(ka[0]) != 683 { // 512 bytes, as in 00-jwks
+		t.Fatalf("default key: %d keys, modulus of %d base64 bytes; want one 4096-bit key", len(ka), len(ka[0]))
+	}
+	if ka[0] != kb[0] || a.KeyID() == b.KeyID() {
+		t.Errorf("two fakes: same key %v, same kid %v; want the same key under different kids", ka[0] == kb[0], a.KeyID() == b.KeyID())
+	}
+	if _, err := a.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	ka, kb = modulus(t, a), modulus(t, b)
+	if len(ka) != 2 || ka[1] == ka[0] || ka[1] != kb[1] {
+		t.Errorf("after RotateKey: a new key, shared by the process's fakes, expected")
+	}
+	m := a.MustMint(t, hankotest.Session{})
+	if !postValidate(t, a, m.Token).IsValid {
+		t.Error("token of the rotated key invalid")
+	}
+
+	small := hankotest.NewTB(t, hankotest.WithKeyBits(2048))
+	if k := modulus(t, small); len(k[0]) != 342 {
+		t.Errorf("WithKeyBits(2048): modulus of %d base64 bytes", len(k[0]))
+	}
+	fresh := hankotest.NewTB(t, hankotest.WithKeyBits(2048), hankotest.WithFreshKeys())
+	if modulus(t, fresh)[0] == modulus(t, small)[0] {
+		t.Error("WithFreshKeys shares the process's key")
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := hankotest.NewTB(t, hankotest.WithSigningKey(key))
+	if got := modulus(t, own)[0]; got != base64.RawURLEncoding.EncodeToString(key.N.Bytes()) {
+		t.Error("WithSigningKey: the JWKS does not carry the given key")
+	}
+	m = own.MustMint(t, hankotest.Session{})
+	if !postValidate(t, own, m.Token).IsValid {
+		t.Error("token of the given key invalid")
+	}
+}
+
+// NewTB closes the fake when the test ends.
+func TestNewTBCloses(t *testing.T) {
+	var srv *hankotest.Server
+	t.Run("inner", func(t *testing.T) { srv = hankotest.NewTB(t, hankotest.WithKeyBits(2048)) })
+	if _, err := http.Get(srv.URL + "/.well-known/jwks.json"); err == nil {
+		t.Error("the fake still answers after its test ended")
 	}
 }
 
@@ -683,6 +739,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"cookie":      hankotest.WithCookieName(""),
 		"clock":       hankotest.WithClock(nil),
 		"bits":        hankotest.WithKeyBits(1024),
+		"small key":   hankotest.WithSigningKey(smallKey(t)),
 		"jwks maxage": hankotest.WithJWKSMaxAge(-time.Second),
 	} {
 		if _, err := hankotest.New(opt); err == nil {
@@ -704,4 +761,13 @@ func TestJWKSMaxAge(t *testing.T) {
 	if got := rec.Header().Get("Cache-Control"); got != "max-age=90" {
 		t.Errorf("Cache-Control = %q", got)
 	}
+}
+
+func smallKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

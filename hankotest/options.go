@@ -1,6 +1,7 @@
 package hankotest
 
 import (
+	"crypto/rsa"
 	"errors"
 	"time"
 )
@@ -16,6 +17,8 @@ type options struct {
 	cookieName string
 	now        func() time.Time
 	keyBits    int
+	key        *rsa.PrivateKey // the first signing key, when given
+	freshKeys  bool            // generate this Hanko's own keys
 	jwksMaxAge time.Duration
 }
 
@@ -25,7 +28,7 @@ func defaultOptions() options {
 		audience:   []string{"localhost"},
 		cookieName: "hanko",
 		now:        time.Now,
-		keyBits:    2048,
+		keyBits:    DefaultKeyBits,
 		jwksMaxAge: 600 * time.Second,
 	}
 }
@@ -44,6 +47,8 @@ func (o *options) check() error {
 		return errors.New("hankotest: clock must not be nil")
 	case o.keyBits < 2048:
 		return errors.New("hankotest: RSA keys need at least 2048 bits")
+	case o.key != nil && o.key.N.BitLen() < 2048:
+		return errors.New("hankotest: the signing key needs at least 2048 bits")
 	case o.jwksMaxAge < 0:
 		return errors.New("hankotest: JWKS max-age must not be negative")
 	}
@@ -90,11 +95,33 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-// WithKeyBits sets the size of the generated RSA signing keys. The default
-// is 2048 bits to keep tests fast; real Hanko uses 4096. Sizes below 2048
-// are rejected.
+// WithKeyBits sets the size of the RSA signing keys. The default is
+// DefaultKeyBits, 4096 bits, as real Hanko uses; 2048 makes a test's
+// cold verifications faster (and the first key of a process quicker to
+// generate). Sizes below 2048 are rejected.
+//
+// Keys are generated once per process and size and shared by every fake
+// Hanko of the process (see [WithFreshKeys]): a Hanko's first key is the
+// first of the process, RotateKey gives it the next one. Kids are never
+// shared: each Hanko names its keys with fresh UUIDs.
 func WithKeyBits(bits int) Option {
 	return func(o *options) { o.keyBits = bits }
+}
+
+// WithSigningKey makes key the fake's first signing key (its kid is still
+// a fresh UUID); keys added by RotateKey come from the process's shared
+// keys (or fresh ones, with WithFreshKeys). Keys below 2048 bits are
+// rejected.
+func WithSigningKey(key *rsa.PrivateKey) Option {
+	return func(o *options) { o.key = key }
+}
+
+// WithFreshKeys makes the fake generate keys of its own instead of
+// sharing the process's: for a test that needs two fakes whose keys
+// differ (a token of another deployment, say). Each key costs a
+// generation.
+func WithFreshKeys() Option {
+	return func(o *options) { o.freshKeys = true }
 }
 
 // WithJWKSMaxAge sets the Cache-Control max-age of the JWKS response. The

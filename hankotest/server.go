@@ -3,6 +3,7 @@ package hankotest
 import (
 	"net/http"
 	"net/http/httptest"
+	"testing"
 )
 
 // Server is a fake Hanko listening on a loopback address.
@@ -26,6 +27,20 @@ func NewServer(opts ...Option) *Server {
 	}
 	ts := httptest.NewServer(h.Handler())
 	return &Server{Hanko: h, URL: ts.URL, ts: ts}
+}
+
+// NewTB starts a fake Hanko on 127.0.0.1 for the test tb and closes it
+// when the test ends (tb.Cleanup). Invalid options fail the test.
+func NewTB(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	h, err := New(opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(h.Handler())
+	s := &Server{Hanko: h, URL: ts.URL, ts: ts}
+	tb.Cleanup(s.Close)
+	return s
 }
 
 // Client returns an HTTP client for the server.

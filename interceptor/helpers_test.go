@@ -51,12 +51,10 @@ func newValidator(tb testing.TB, h *hankotest.Server, mode hankoauth.Mode) (*han
 	}
 	tb.Cleanup(func() { v.Close() })
 	if mode != hankoauth.ModeRemote {
-		deadline := time.Now().Add(10 * time.Second)
-		for v.Ready() != nil {
-			if time.Now().After(deadline) {
-				tb.Fatalf("validator not ready: %v", v.Ready())
-			}
-			time.Sleep(5 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := v.WaitReady(ctx); err != nil {
+			tb.Fatalf("validator not ready: %v", err)
 		}
 	}
 	return v, c

@@ -62,12 +62,10 @@ func newFixture(t *testing.T, mode hankoauth.Mode) *fixture {
 	t.Cleanup(func() { v.Close() })
 	m.ObserveValidator(v)
 	f.v = v
-	deadline := time.Now().Add(10 * time.Second)
-	for v.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("validator not ready: %v", v.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatalf("validator not ready: %v", err)
 	}
 	return f
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -45,9 +44,6 @@ func Example() {
 	}
 	go srv.Serve(lis)
 	defer srv.Stop()
-	for v.Ready() != nil { // the validator loads Hanko's keys in the background
-		time.Sleep(10 * time.Millisecond)
-	}
 
 	// The client side: a user's session token as a bearer token.
 	m, err := hanko.Mint(hankotest.Session{Email: "alice@example.com"})

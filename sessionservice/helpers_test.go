@@ -41,12 +41,10 @@ func newValidator(tb testing.TB, h *hankotest.Server, revalidate time.Duration, 
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { v.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for v.Ready() != nil {
-		if time.Now().After(deadline) {
-			tb.Fatalf("validator not ready: %v", v.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		tb.Fatalf("validator not ready: %v", err)
 	}
 	return v
 }

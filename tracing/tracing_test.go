@@ -82,12 +82,10 @@ func TestTransportSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for v.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %v", v.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatalf("validator not ready: %v", err)
 	}
 	exp.Reset()
 

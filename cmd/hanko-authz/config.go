@@ -76,10 +76,21 @@ func (c *validatorConfig) logger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.logFormat.value == "json" {
+		opts.ReplaceAttr = durationString
 		h = slog.NewJSONHandler(w, opts)
 	}
 	// Lines logged within a traced call carry its trace_id.
 	return slog.New(tracing.LogHandler(h))
+}
+
+// durationString makes the JSON logs print a duration as the text form
+// that the flags take ("10m0s"), as the text logs do, not as a count of
+// nanoseconds.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // serveConfig is the configuration of serve (and of the server dev runs).

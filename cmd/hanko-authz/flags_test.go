@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"flag"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +125,19 @@ func TestPrintUsage(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// JSON logs print durations as text, as the flags take them, not as
+// nanoseconds; text logs already do.
+func TestJSONLogDurations(t *testing.T) {
+	for format, want := range map[string]string{"json": `"timeout":"10m0s"`, "text": "timeout=10m0s"} {
+		var buf bytes.Buffer
+		c := validatorConfig{logLevel: newChoice("info", "info"), logFormat: newChoice(format, "text", "json")}
+		c.logger(&buf).Info("x", slog.Duration("timeout", 10*time.Minute), slog.Group("g", slog.Duration("d", time.Second)))
+		if got := buf.String(); !strings.Contains(got, want) || strings.Contains(got, "600000000000") || !strings.Contains(got, "1s") {
+			t.Errorf("%s: %s; want %s", format, got, want)
 		}
 	}
 }

@@ -34,10 +34,11 @@ type cli struct {
 
 // The exit statuses.
 const (
-	exitOK       = 0
-	exitFailure  = 1 // serve failed; validate: the token was rejected
-	exitUsage    = 2 // bad flags or configuration; validate: Hanko unreachable
-	exitRejected = exitFailure
+	exitOK          = 0
+	exitFailure     = 1 // serve failed; validate: the token was rejected
+	exitUsage       = 2 // bad flags or configuration
+	exitUnavailable = 3 // validate: Hanko could not be asked
+	exitRejected    = exitFailure
 )
 
 const mainUsage = `hanko-authz enforces Hanko session tokens: a gRPC SessionService, Envoy's

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -151,13 +152,39 @@ func TestValidateCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "TOKEN_MALFORMED") {
 		t.Errorf("garbage: exit %d, stderr %q", code, errOut)
 	}
-	code, _, errOut = runCLI(t, nil, "", "validate", "--hanko-url", "http://127.0.0.1:1", "--timeout", "300ms", live.Token)
-	if code != 2 || !strings.Contains(errOut, "HANKO_UNAVAILABLE") || strings.Count(errOut, "\n") != 1 {
-		t.Errorf("Hanko down: exit %d, stderr %q", code, errOut)
+	// A refused connection fails at once with its cause, long before the
+	// timeout; the exit status says "unreachable", not "usage".
+	code, _, errOut = runCLI(t, nil, "", "validate", "--hanko-url", "http://"+closedAddr(t), "--timeout", "1m", live.Token)
+	if code != exitUnavailable || !strings.Contains(errOut, "HANKO_UNAVAILABLE") || !strings.Contains(errOut, "refused") ||
+		strings.Contains(errOut, "did not answer") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("Hanko refuses: exit %d, stderr %q", code, errOut)
 	}
 	if strings.Contains(errOut, live.Token) {
 		t.Error("stderr contains the token")
 	}
+	// A Hanko that does not answer: the timeout.
+	h.Fail(hankotest.EndpointJWKS, hankotest.Failure{Delay: time.Minute})
+	code, _, errOut = runCLI(t, env, "", "validate", "--timeout", "300ms", live.Token)
+	if code != exitUnavailable || !strings.Contains(errOut, "did not answer within 300ms") {
+		t.Errorf("Hanko silent: exit %d, stderr %q", code, errOut)
+	}
+	h.ClearFailures()
+	// Usage errors have their own status.
+	if code, _, _ := runCLI(t, env, "", "validate", "--timeout", "0s", live.Token); code != exitUsage {
+		t.Errorf("--timeout 0s: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// closedAddr returns a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
 }
 
 // syncBuffer is a concurrency-safe log buffer.

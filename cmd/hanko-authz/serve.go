@@ -264,6 +264,13 @@ func (s *server) serve(ctx context.Context) error {
 		defer close(watched)
 		s.watchReadiness(watchCtx)
 	}()
+	// Say once why the server is not ready yet, if it is not soon.
+	notReady := time.AfterFunc(5*time.Second, func() {
+		if err := s.v.Ready(); err != nil && watchCtx.Err() == nil {
+			s.log.Warn("hanko-authz not ready yet", slog.String("error", err.Error()))
+		}
+	})
+	defer notReady.Stop()
 	s.log.Info("hanko-authz serving",
 		slog.String("grpc_addr", s.grpcLis.Addr().String()),
 		slog.String("http_addr", s.httpLis.Addr().String()),
@@ -283,40 +290,19 @@ func (s *server) serve(ctx context.Context) error {
 	return err
 }
 
-// watchReadiness keeps the health status in step with the validator's
-// readiness until ctx ends: often until the first success, then at a
-// slower pace.
+// watchReadiness turns the health status SERVING once the validator is
+// ready (Validator.WaitReady), or returns when ctx ends first. A ready
+// validator stays ready; stopping turns the status NOT_SERVING again
+// (shutdown).
 func (s *server) watchReadiness(ctx context.Context) {
-	was, first := false, false
-	for {
-		ready := s.ready()
-		if ready != was {
-			st := healthpb.HealthCheckResponse_NOT_SERVING
-			if ready {
-				st = healthpb.HealthCheckResponse_SERVING
-				s.log.Info("hanko-authz ready")
-			} else {
-				s.log.Warn("hanko-authz not ready", slog.String("error", errString(s.v.Ready())))
-			}
-			for _, svc := range healthServices {
-				s.health.SetServingStatus(svc, st)
-			}
-			if ready && !was && !first {
-				close(s.firstReady)
-				first = true
-			}
-			was = ready
-		}
-		pause := 100 * time.Millisecond
-		if ready {
-			pause = 2 * time.Second
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
+	if err := s.v.WaitReady(ctx); err != nil {
+		return
 	}
+	s.log.Info("hanko-authz ready")
+	for _, svc := range healthServices {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+	close(s.firstReady)
 }
 
 // shutdown stops the server: it stops being ready, lets open calls finish
@@ -386,11 +372,4 @@ func (s *server) close() {
 			s.log.Warn("observability shutdown failed", slog.String("error", err.Error()))
 		}
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

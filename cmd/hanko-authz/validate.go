@@ -22,8 +22,9 @@ the same validator as serve, and prints its session as JSON (the
 hankoauth.v1.Session message) on stdout.
 
 Exit status: 0 the token is a live session; 1 it is not (its reason code,
-such as SESSION_EXPIRED, goes to stderr); 2 Hanko could not be reached
-within --timeout, or a usage error.`
+such as SESSION_EXPIRED, goes to stderr); 2 a usage error; 3 Hanko could
+not be asked (a refused connection fails at once, with its cause; a Hanko
+that does not answer, after --timeout).`
 
 func (c *cli) validate(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
@@ -63,16 +64,17 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 	defer v.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := waitValidator(ctx, v); err != nil {
-		fmt.Fprintf(c.stderr, "hanko-authz validate: %s: Hanko at %s did not answer within %v\n", hankoauth.ReasonUnavailable, cfg.hankoURL, *timeout)
-		return exitUsage
-	}
+	// Validate fetches the JWKS itself when it has none yet, so a
+	// refused connection fails this call at once.
 	sess, err := v.Validate(ctx, token)
 	switch {
 	case err == nil:
+	case ctx.Err() != nil:
+		fmt.Fprintf(c.stderr, "hanko-authz validate: %s: Hanko at %s did not answer within %v: %v\n", hankoauth.ReasonUnavailable, cfg.hankoURL, *timeout, v.Ready())
+		return exitUnavailable
 	case errors.Is(err, hankoauth.ErrUnavailable):
 		fmt.Fprintf(c.stderr, "hanko-authz validate: %s: %v\n", hankoauth.ReasonUnavailable, err)
-		return exitUsage
+		return exitUnavailable
 	default:
 		fmt.Fprintf(c.stderr, "hanko-authz validate: token rejected: %s\n", hankoauth.ReasonOf(err))
 		return exitRejected
@@ -90,18 +92,4 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 	out.WriteByte('\n')
 	c.stdout.Write(out.Bytes())
 	return exitOK
-}
-
-// waitValidator waits until v is ready or ctx ends.
-func waitValidator(ctx context.Context, v *hankoauth.Validator) error {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for v.Ready() != nil {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
 }
