@@ -15,6 +15,7 @@ type entry struct {
 	session *Session      // nil for a rejection
 	err     error         // the rejection, nil for a session
 	until   int64         // unix nanoseconds: not trusted from then on
+	keep    int64         // unix nanoseconds: kept until then (at least until), for revalidation
 	state   *sessionState // shared by the entries of one session id; nil for rejections
 	iat     int64         // the session's issued-at (unix ns), for user revocations
 }
@@ -38,6 +39,16 @@ type userState struct {
 
 // errRevokedHere is the error of a session revoked through RevokeSession.
 var errRevokedHere = newError(ErrRevoked, constError("session revoked by its id"))
+
+// verified returns the session of an entry no longer trusted but still
+// kept at now, for its revalidation; nil for a rejection or a session
+// revoked by its id.
+func (e *entry) verified(now time.Time) *Session {
+	if e.session == nil || now.UnixNano() >= e.keep || (e.state != nil && e.state.revoked.Load()) {
+		return nil
+	}
+	return e.session
+}
 
 // lookup returns the entry's result if it may still be trusted at now.
 func (e *entry) lookup(now time.Time) (*Session, error, bool) {
@@ -74,7 +85,7 @@ func newCache(size int, now func() time.Time, evicted func(), revs *revocationSt
 	c.c = otter.Must(&otter.Options[[32]byte, *entry]{
 		MaximumSize: size,
 		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[[32]byte, *entry]) time.Duration {
-			return max(time.Duration(e.Value.until-now().UnixNano()), time.Millisecond)
+			return max(time.Duration(max(e.Value.until, e.Value.keep)-now().UnixNano()), time.Millisecond)
 		}),
 		OnAtomicDeletion: func(e otter.DeletionEvent[[32]byte, *entry]) {
 			if e.Cause == otter.CauseOverflow && evicted != nil {

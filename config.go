@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -108,6 +109,15 @@ type Config struct {
 	// unknown key ids trigger, and the floor of the Cache-Control max-age
 	// that schedules background refreshes. Default 30 s.
 	KeyRefreshMin time.Duration
+	// MaxColdVerifications bounds the signature verifications (RS256 with
+	// Hanko's RSA-4096 key: about 0.4 ms of CPU each) running at once, so
+	// that a flood of forged or new tokens cannot take the CPU from cached
+	// sessions: further verifications wait, at most RequestTimeout, then
+	// fail as unavailable; while some wait, each slot pauses three times
+	// as long as its last verification took before it takes the next, so
+	// that verifications get at most a quarter of a CPU per slot. Default
+	// max(1, GOMAXPROCS/4); negative: no bound.
+	MaxColdVerifications int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives the validator's own events (JWKS refreshes, Hanko
@@ -190,6 +200,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.SessionLifetime == 0 {
 		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.MaxColdVerifications == 0 {
+		cfg.MaxColdVerifications = max(1, runtime.GOMAXPROCS(0)/4)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

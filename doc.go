@@ -31,7 +31,14 @@
 // (CacheSize), never past the token's exp, Hanko's idle_expires_at or
 // RevalidateAfter. A session Hanko reported revoked stays rejected until its
 // exp without asking again. Concurrent validations of one token share one
-// verification and one call to Hanko.
+// verification and one call to Hanko. RevokeSession rejects all cached
+// tokens of a session id at once, for revocation pushed from outside (Hanko's
+// session.delete.* webhooks). A session's revalidation asks Hanko without
+// checking its signature again.
+//
+// Signature checks, the expensive part of a cache miss, are bounded
+// (MaxColdVerifications): a flood of forged or unknown tokens waits for a
+// slot and leaves most of the CPU to cached sessions.
 //
 // # Revocation pushed from outside
 //

@@ -26,6 +26,8 @@ type Validator struct {
 
 	outage         *outage
 	group          singleflight.Group // collapses concurrent work on one token
+	cold           chan struct{}      // a slot per signature verification under way; nil: no bound
+	coldWaiting    atomic.Int32       // verifications waiting for a slot
 	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
 
 	ready     chan struct{} // closed once the validator can judge tokens
@@ -55,6 +57,9 @@ func New(cfg Config) (*Validator, error) {
 	v := &Validator{cfg: cfg, validateURL: cfg.APIURL + "/sessions/validate", done: make(chan struct{}), ready: make(chan struct{})}
 	v.revs = newRevocationStore(cfg.MaxRevocations)
 	v.outage = newOutage(&v.cfg)
+	if cfg.MaxColdVerifications > 0 {
+		v.cold = make(chan struct{}, cfg.MaxColdVerifications)
+	}
 	if cfg.CacheSize > 0 {
 		v.cache = newCache(cfg.CacheSize, cfg.Now, cfg.Hooks.CacheEvicted, v.revs)
 	}
@@ -217,26 +222,30 @@ func (v *Validator) validate(ctx context.Context, token string) (*Session, Path,
 	// Hash the token's bytes in place: Sum256 only reads them.
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 	if v.cache != nil {
+		var stale *Session
 		e, ok := v.cache.get(key)
 		if ok {
-			if s, err, ok := e.lookup(v.cfg.Now()); ok {
+			now := v.cfg.Now()
+			if s, err, ok := e.lookup(now); ok {
 				if h := v.cfg.Hooks.CacheLookup; h != nil {
 					h(true)
 				}
 				return s, PathCache, err
 			}
+			stale = e.verified(now)
 		}
 		if h := v.cfg.Hooks.CacheLookup; h != nil {
 			h(false)
 		}
+		return v.validateMiss(ctx, token, key, stale)
 	}
-	return v.validateMiss(ctx, token, key)
+	return v.validateMiss(ctx, token, key, nil)
 }
 
 // validateMiss does the work of a cache miss, shared with the concurrent
 // callers of the same token. (A function of its own, so that the closure
 // does not move the key of every cached call to the heap.)
-func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte) (*Session, Path, error) {
+func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte, stale *Session) (*Session, Path, error) {
 	ch := v.group.DoChan(string(key[:]), func() (any, error) {
 		if !v.startWork() {
 			return result{path: PathNone}, newError(ErrUnavailable, errClosed)
@@ -246,7 +255,7 @@ func (v *Validator) validateMiss(ctx context.Context, token string, key [32]byte
 		work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
 		defer context.AfterFunc(v.life, cancel)()
-		return v.compute(work, token, key)
+		return v.compute(work, token, key, stale)
 	})
 	select {
 	case r := <-ch:
@@ -271,15 +280,24 @@ type result struct {
 }
 
 // compute does the full check of a token that the cache could not answer,
-// and caches the outcome.
-func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (result, error) {
+// and caches the outcome. stale, in hybrid mode, is the session the token
+// was verified as before, no longer trusted but kept for this: its
+// signature and claims need no second verification, only Hanko's word.
+func (v *Validator) compute(ctx context.Context, token string, key [32]byte, stale *Session) (result, error) {
 	now := v.cfg.Now()
 	if v.cfg.Mode == ModeRemote {
 		return v.computeRemote(ctx, token, key, now)
 	}
-	s, err := v.verifyLocal(ctx, token, now)
-	if err != nil {
-		return result{path: PathLocal}, err
+	var s *Session
+	if stale != nil && v.cfg.Mode == ModeHybrid && now.Before(stale.ExpiresAt) {
+		c := *stale // cached sessions are shared: never modified
+		c.IdleExpiresAt = time.Time{}
+		s = &c
+	} else {
+		var err error
+		if s, err = v.verifyLocal(ctx, token, now); err != nil {
+			return result{path: PathLocal}, err
+		}
 	}
 	until := earliest(now.Add(v.cfg.RevalidateAfter), s.ExpiresAt)
 	if v.cfg.Mode == ModeLocal {
@@ -309,7 +327,10 @@ func (v *Validator) compute(ctx context.Context, token string, key [32]byte) (re
 	v.outage.confirm(s.SessionID, now, rs.IdleExpiresAt)
 	s.IdleExpiresAt = rs.IdleExpiresAt
 	until = earliest(until, s.EndsAt())
-	return v.store(key, &entry{session: s, until: until.UnixNano()}, s.SessionID, PathRemote, now)
+	// Kept one more RevalidateAfter past until, so that the revalidation
+	// of a session in use asks Hanko without verifying the signature again.
+	keep := earliest(until.Add(v.cfg.RevalidateAfter), s.ExpiresAt)
+	return v.store(key, &entry{session: s, until: until.UnixNano(), keep: keep.UnixNano()}, s.SessionID, PathRemote, now)
 }
 
 // computeRemote is compute in remote mode: cheap structural checks on the

@@ -76,6 +76,7 @@ func (v *Validator) verifyLocal(ctx context.Context, raw string, now time.Time) 
 	}
 	s := c.session()
 	s.claims = payload
+	s.compact(payload)
 	return s, nil
 }
 
@@ -122,7 +123,13 @@ func (v *Validator) verifySignature(ctx context.Context, raw string) (json.RawMe
 		return nil, newError(ErrBadSignature, fmt.Errorf("token alg %s does not match key alg %s", tok.alg, key.alg))
 	}
 	var payload json.RawMessage
-	if err := tok.jws.Claims(key.key, &payload); err != nil {
+	if err := v.acquireCold(ctx); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	err = tok.jws.Claims(key.key, &payload)
+	v.releaseCold(time.Since(start))
+	if err != nil {
 		return nil, newError(ErrBadSignature, err)
 	}
 	return payload, nil
@@ -171,4 +178,52 @@ func (c *tokenClaims) session() *Session {
 		s.Email = &Email{Address: c.Email.Address, Verified: c.Email.IsVerified, Primary: c.Email.IsPrimary}
 	}
 	return s
+}
+
+// errTooBusy is the cause of the unavailability of a verification that
+// waited too long for a slot.
+var errTooBusy = constError("too many signature verifications under way")
+
+// coldPause is how long, in multiples of its own duration, a verification
+// keeps its slot while other verifications wait for one: under a flood,
+// each slot then spends at most 1/(1+coldPause) of a CPU on signatures,
+// and cached sessions keep the rest.
+const coldPause = 3
+
+// acquireCold takes a verification slot (see Config.MaxColdVerifications),
+// waiting at most RequestTimeout, or until ctx (the shared work's, which
+// Close ends) is done.
+func (v *Validator) acquireCold(ctx context.Context) error {
+	if v.cold == nil {
+		return nil
+	}
+	select {
+	case v.cold <- struct{}{}:
+		return nil
+	default:
+	}
+	v.coldWaiting.Add(1)
+	defer v.coldWaiting.Add(-1)
+	t := time.NewTimer(v.cfg.RequestTimeout)
+	defer t.Stop()
+	select {
+	case v.cold <- struct{}{}:
+		return nil
+	case <-t.C:
+		return newError(ErrUnavailable, errTooBusy)
+	case <-ctx.Done():
+		return newError(ErrUnavailable, ctx.Err())
+	}
+}
+
+// releaseCold frees the slot of a verification that took d, after a pause
+// of coldPause×d when other verifications are waiting.
+func (v *Validator) releaseCold(d time.Duration) {
+	if v.cold == nil {
+		return
+	}
+	if v.coldWaiting.Load() > 0 {
+		time.Sleep(coldPause * d)
+	}
+	<-v.cold
 }

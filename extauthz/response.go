@@ -114,6 +114,21 @@ func statusDetails(c codes.Code, msg string, reason hankoauth.Reason) string {
 
 // checkResponse renders v as a CheckResponse.
 func (s *Server) checkResponse(v verdict, r request) *authv3.CheckResponse {
+	if !v.public && !s.strip && v.session != nil && v.class() == hankoauth.ClassOK {
+		// A cached session's request, the hot path: the parts that
+		// depend on the session only are built once per session.
+		p := s.ok.parts(s, v)
+		m := new(struct {
+			resp   authv3.CheckResponse
+			status rpcstatus.Status
+			http   authv3.CheckResponse_OkResponse
+			ok     authv3.OkHttpResponse
+		})
+		m.ok.Headers, m.ok.HeadersToRemove = p.headers, p.remove
+		m.http.OkResponse = &m.ok
+		m.resp.Status, m.resp.HttpResponse, m.resp.DynamicMetadata = &m.status, &m.http, p.meta
+		return &m.resp
+	}
 	a := s.answer(v, r)
 	if a.code == codes.OK {
 		// An allowed request is the hot path: its messages are allocated

@@ -109,6 +109,8 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	outage          *choiceValue
 	outageGrace     time.Duration
+	pprofAddr       string
+	denialLogRate   float64
 
 	// ext_authz
 	userHeader    string
@@ -131,6 +133,8 @@ func addServeFlags(fs *flag.FlagSet, c *serveConfig, withURL bool, host string) 
 	fs.StringVar(&c.grpcAddr, "grpc-addr", host+":9001", "gRPC listen `address`: SessionService, health, reflection and Envoy's ext_authz Authorization")
 	fs.StringVar(&c.httpAddr, "http-addr", host+":9002", "HTTP listen `address`: /healthz, /readyz and the HTTP ext_authz handler under /authz/")
 	fs.Var(&c.publicMethods, "public-methods", "gRPC methods or services that need no session, comma-separated (`list`; \"/pkg.Service/Method\" or \"pkg.Service\"); health, reflection and ext_authz always are")
+	fs.Float64Var(&c.denialLogRate, "denial-log-rate", 20, "most per-request log lines (denials) per second; the lines over it are counted and the count logged; 0: no limit")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback `address`; off when empty")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop waits for calls in flight (open streams end at once with Unavailable)")
 	c.outage = newChoice("deny", "deny", "stale", "local")
 	fs.Var(c.outage, "hanko-outage", "hybrid mode while Hanko cannot be asked: `deny` (fail closed), stale (sessions Hanko confirmed within --hanko-outage-grace keep working; new ones fail closed) or local (every token that verifies locally passes: blind to revocation)")

@@ -56,4 +56,8 @@
 // other failures. Logs (log/slog, --log-format text or json) go to stderr
 // and never contain a token; durations print as text ("10m0s") in both
 // formats.
+// and never contain a token; the per-request lines (denials) are limited to
+// --denial-log-rate a second, with a count of the lines dropped.
+// --pprof-addr serves Go's profiles (/debug/pprof/) on a loopback address
+// of its own; it is off by default.
 package main

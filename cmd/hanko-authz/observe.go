@@ -41,19 +41,26 @@ func observability(ctx context.Context, log *slog.Logger) (hooks, error) {
 		log.Info("tracing to the OTLP endpoint of the environment")
 	}
 	gm := m.GRPCServerMetrics()
-	return hooks{
+	h := hooks{
 		Validator:          m.Hooks(),
-		HankoTransport:     func(rt http.RoundTripper) http.RoundTripper { return tracing.Transport(m.InstrumentTransport(rt)) },
+		HankoTransport:     m.InstrumentTransport,
 		ValidatorCreated:   m.ObserveValidator,
 		Decision:           m.Decision,
 		UnaryInterceptors:  []grpc.UnaryServerInterceptor{gm.UnaryServerInterceptor()},
 		StreamInterceptors: []grpc.StreamServerInterceptor{gm.StreamServerInterceptor()},
-		GRPCOptions:        []grpc.ServerOption{tracing.ServerOption()},
 		GRPCRegistered:     func(s *grpc.Server) { gm.InitializeMetrics(s) },
 		HTTPRoutes:         func(mux *http.ServeMux) { mux.Handle("/metrics", metrics.Handler(reg)) },
-		WrapAuthz:          func(h http.Handler) http.Handler { return tracing.HTTPHandler(h, "ext_authz") },
 		Shutdown:           shutdown,
 		Webhook:            m.Webhook,
 		StreamCreated:      m.ObserveStream,
-	}, nil
+	}
+	// Tracing's wrappers only when tracing is on: with no exporter they
+	// would record nothing, yet a gRPC stats handler alone costs every call
+	// a copy of its metadata and a (no-op) span.
+	if traced {
+		h.HankoTransport = func(rt http.RoundTripper) http.RoundTripper { return tracing.Transport(m.InstrumentTransport(rt)) }
+		h.GRPCOptions = []grpc.ServerOption{tracing.ServerOption()}
+		h.WrapAuthz = func(h http.Handler) http.Handler { return tracing.HTTPHandler(h, "ext_authz") }
+	}
+	return h, nil
 }

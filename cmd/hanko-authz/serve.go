@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,8 @@ type server struct {
 	httpLis  net.Listener
 	grpcTLS  *tls.Config // nil without --tls-cert (tls.go)
 	httpTLS  *tls.Config
+	pprof    *http.Server // nil unless --pprof-addr
+	pprofLis net.Listener
 	stopping atomic.Bool // set when the server starts to stop: not ready any more
 	rev      revocation  // webhooks and the revocation stream (revocation.go)
 
@@ -154,6 +157,11 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 	if err := cfg.revocation.apply(&hcfg); err != nil {
 		return nil, err
 	}
+	if cfg.pprofAddr != "" {
+		if s.pprof, s.pprofLis, err = pprofServer(cfg.pprofAddr); err != nil {
+			return nil, err
+		}
+	}
 	hcfg.Hooks = h.Validator
 	if h.HankoTransport != nil {
 		if hcfg.HTTPClient, err = cfg.hankoHTTPClient(h.HankoTransport); err != nil {
@@ -181,17 +189,19 @@ func newServer(cfg serveConfig, log *slog.Logger, h hooks) (_ *server, err error
 // names) is a usage error.
 func (s *server) build() error {
 	cfg := s.cfg
+	// One line per denial, but not more than --denial-log-rate a second.
+	edgeLog := limitLog(s.log, cfg.denialLogRate)
 	iopts := []interceptor.Option{
 		interceptor.WithPublicMethods(alwaysPublic...),
 		interceptor.WithPublicMethods(cfg.publicMethods...),
 		interceptor.WithCookieName(cfg.cookieName),
-		interceptor.WithLogger(s.log),
+		interceptor.WithLogger(edgeLog),
 	}
 	aopts, err := cfg.extauthzOptions()
 	if err != nil {
 		return err
 	}
-	aopts = append(aopts, extauthz.WithLogger(s.log))
+	aopts = append(aopts, extauthz.WithLogger(edgeLog))
 	if s.hooks.Decision != nil {
 		iopts = append(iopts, interceptor.WithDecisionHook(s.hooks.Decision))
 		aopts = append(aopts, extauthz.WithDecisionHook(s.hooks.Decision))
@@ -206,6 +216,10 @@ func (s *server) build() error {
 	}
 
 	opts := append([]grpc.ServerOption{
+		// Calls run on a pool of goroutines whose stacks have grown
+		// already, not each on a new goroutine that grows its stack
+		// through the interceptors again.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(slices.Concat(s.hooks.UnaryInterceptors, []grpc.UnaryServerInterceptor{authn.Unary()})...),
 		grpc.ChainStreamInterceptor(slices.Concat(s.hooks.StreamInterceptors, []grpc.StreamServerInterceptor{s.drainStream, authn.Stream()})...),
 	}, s.hooks.GRPCOptions...)
@@ -214,7 +228,7 @@ func (s *server) build() error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.grpcTLS)))
 	}
 	s.grpc = grpc.NewServer(opts...)
-	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(s.log)).Register(s.grpc)
+	sessionservice.New(s.v, sessionservice.WithCookieName(cfg.cookieName), sessionservice.WithLogger(edgeLog)).Register(s.grpc)
 	authz.Register(s.grpc)
 	s.health = health.NewServer()
 	for _, svc := range healthServices {
@@ -281,6 +295,9 @@ func (s *server) serve(ctx context.Context) error {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	if s.pprof != nil {
+		go s.pprof.Serve(s.pprofLis) // ends when close closes the listener
+	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
@@ -382,7 +399,10 @@ func (s *server) close() {
 	if s.v != nil {
 		s.v.Close()
 	}
-	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+	if s.pprof != nil {
+		s.pprof.Close()
+	}
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis, s.pprofLis} {
 		if l != nil {
 			l.Close()
 		}
