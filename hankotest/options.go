@@ -24,7 +24,7 @@ type options struct {
 
 	webhooks     []webhookSub // see webhooks.go
 	sessionLimit int
-	pathPrefix string
+	pathPrefix   string
 }
 
 func defaultOptions() options {
