@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 var (
@@ -41,6 +43,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e/envoy:", err)
 	} else {
 		code = m.Run()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e/envoy: goroutines outlive the tests:", err)
+			code = 1
+		}
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
