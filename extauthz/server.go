@@ -83,7 +83,7 @@ type Server struct {
 	errs []error // invalid options, reported by NewServer
 
 	routes routeCache // parsed context extensions, by their values
-	ok okCache // response parts of recently allowed sessions
+	ok     okCache    // response parts of recently allowed sessions
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
