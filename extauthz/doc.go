@@ -116,9 +116,9 @@
 //
 //	{"error":"unauthenticated","reason":"SESSION_EXPIRED"}
 //
-// with error "unauthenticated", "permission_denied", "unavailable" or
-// "canceled". The
-// status message and every text a client sees is fixed ("missing session
+// with error "unauthenticated", "permission_denied",
+// "reauthentication_required", "unavailable", "canceled" or "bad_request".
+// The status message and every text a client sees is fixed ("missing session
 // token", "session expired", "invalid session", "permission denied",
 // "authentication temporarily unavailable"); the error behind a denial
 // goes to the log (WithLogger) with the method, the path without its query

@@ -81,9 +81,9 @@ type hanko struct {
 	done      chan struct{}
 }
 
-func startHanko(t *testing.T) *hanko {
+func startHanko(t *testing.T, opts ...hankotest.Option) *hanko {
 	t.Helper()
-	hk, err := hankotest.New()
+	hk, err := hankotest.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
