@@ -216,7 +216,7 @@ func testDenied(t *testing.T, s *stack) {
 		{"no token", "", `Bearer realm="hanko"`, "TOKEN_MISSING"},
 		{"malformed", "authorization: Bearer not-a-jwt", `Bearer realm="hanko", error="invalid_token"`, "TOKEN_MALFORMED"},
 		{"foreign key", "authorization: Bearer " + other.Token, `Bearer realm="hanko", error="invalid_token"`, "KEY_UNKNOWN"},
-		{"cookie, foreign key", "cookie: hanko=" + other.Token, `Bearer realm="hanko", error="invalid_token"`, "KEY_UNKNOWN"},
+		{"cookie, malformed", "cookie: hanko=not-a-jwt", `Bearer realm="hanko", error="invalid_token"`, "TOKEN_MALFORMED"},
 	} {
 		var hs []string
 		if c.header != "" {
@@ -234,6 +234,19 @@ func testDenied(t *testing.T, s *stack) {
 		if _, ok := s.up.byID(id); ok {
 			t.Errorf("%s: the upstream got a denied request", c.name)
 		}
+	}
+
+	// Another unknown kid within the JWKS refresh limit (30s after the
+	// "foreign key" fetch): hanko-authz cannot refetch, the kid may be a
+	// key Hanko just rotated in, so the answer is "retry" (503), never
+	// admitted.
+	again := forged.MustMint(t, hankotest.Session{Email: "alice@example.com"})
+	a, id := s.envoy.get(t, "/api/orders", "cookie: hanko="+again.Token)
+	if a.status != http.StatusServiceUnavailable {
+		t.Errorf("unknown kid, refresh rate-limited: status %d, want 503 (%s)", a.status, a.body)
+	}
+	if _, ok := s.up.byID(id); ok {
+		t.Error("unknown kid, refresh rate-limited: the upstream got the request")
 	}
 
 	// Revocation: within --revalidate-after (1s) the session is out.
