@@ -395,6 +395,9 @@ func (s *server) drainStream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 // close releases the validator, the listeners and the hooks.
 func (s *server) close() {
 	s.drainNow()
+	if s.grpc != nil {
+		s.grpc.Stop() // ends its stream workers, also when it never served
+	}
 	s.closeRevocation()
 	if s.v != nil {
 		s.v.Close()
