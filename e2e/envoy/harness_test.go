@@ -2,6 +2,8 @@ package envoy
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"bytes"
 	"context"
 	"errors"
@@ -139,13 +141,21 @@ type authz struct {
 	cmd                *exec.Cmd
 	exited             chan struct{}
 	stderr             *syncBuffer
+	roots              *x509.CertPool // set when its HTTP listener serves TLS
 }
 
 // startAuthz runs the hanko-authz binary against Hanko at url, on free
 // ports, with the extra flags, and waits until /readyz says ready.
 func startAuthz(t *testing.T, url string, extra ...string) *authz {
+	return startAuthzTLS(t, url, nil, extra...)
+}
+
+// startAuthzTLS is startAuthz for a hanko-authz whose HTTP listener serves
+// TLS with a certificate of roots (nil: plain HTTP): it waits for
+// https://.../readyz.
+func startAuthzTLS(t *testing.T, url string, roots *x509.CertPool, extra ...string) *authz {
 	t.Helper()
-	a := &authz{grpcAddr: freeAddr(t), httpAddr: freeAddr(t), stderr: &syncBuffer{}}
+	a := &authz{grpcAddr: freeAddr(t), httpAddr: freeAddr(t), stderr: &syncBuffer{}, roots: roots}
 	a.args = append([]string{"serve", "--hanko-url", url,
 		"--grpc-addr", a.grpcAddr, "--http-addr", a.httpAddr,
 		"--public-paths", "/public/,/healthz",
@@ -176,7 +186,13 @@ func (a *authz) start(t *testing.T) {
 	a.mu.Lock()
 	a.cmd, a.exited = cmd, exited
 	a.mu.Unlock()
-	waitHTTP(t, "http://"+a.httpAddr+"/readyz", exited, "hanko-authz")
+	c, scheme := http.DefaultClient, "http://"
+	if a.roots != nil {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}}
+		defer tr.CloseIdleConnections()
+		c, scheme = &http.Client{Transport: tr, Timeout: 5 * time.Second}, "https://"
+	}
+	waitHTTP(t, c, scheme+a.httpAddr+"/readyz", exited, "hanko-authz")
 }
 
 // stop sends SIGTERM (after SIGCONT, in case it was frozen) and waits.
@@ -253,11 +269,11 @@ func cleanEnv() []string {
 
 // waitHTTP polls url until it answers 200, failing the test when exited
 // closes first or after 20s.
-func waitHTTP(t *testing.T, url string, exited <-chan struct{}, what string) {
+func waitHTTP(t *testing.T, c *http.Client, url string, exited <-chan struct{}, what string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		resp, err := c.Get(url)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -441,7 +457,7 @@ func startEnvoy(t *testing.T, config, listen, admin string) *envoy {
 			t.Logf("envoy stderr:\n%s", e.stderr)
 		}
 	})
-	waitHTTP(t, "http://"+admin+"/ready", exited, "envoy")
+	waitHTTP(t, http.DefaultClient, "http://"+admin+"/ready", exited, "envoy")
 	return e
 }
 

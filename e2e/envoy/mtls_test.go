@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,7 +54,7 @@ func TestMTLS(t *testing.T) {
 
 	h := startHanko(t)
 	up := startUpstream(t)
-	a := startTLSAuthz(t, h.url, ca.pool(),
+	a := startAuthzTLS(t, h.url, ca.pool(),
 		"--tls-cert", file("server.crt", sCert), "--tls-key", file("server.key", sKey),
 		"--tls-client-ca", caFile)
 	run := func(t *testing.T, cc *clientCert) *envoy {
@@ -173,62 +171,6 @@ func upstreamTLS(t *testing.T, config, caFile string, cc *clientCert) string {
 	}
 	j := i + len(at)
 	return config[:j] + b.String() + config[j:]
-}
-
-// startTLSAuthz is startAuthz for a hanko-authz whose HTTP listener serves
-// TLS with a certificate of roots: it waits for https://.../readyz.
-func startTLSAuthz(t *testing.T, url string, roots *x509.CertPool, extra ...string) *authz {
-	t.Helper()
-	a := &authz{grpcAddr: freeAddr(t), httpAddr: freeAddr(t), stderr: &syncBuffer{}}
-	a.args = append([]string{"serve", "--hanko-url", url,
-		"--grpc-addr", a.grpcAddr, "--http-addr", a.httpAddr,
-		"--public-paths", "/public/,/healthz",
-		"--revalidate-after", "1s", "--shutdown-timeout", "1s"}, extra...)
-	t.Cleanup(func() {
-		a.stop(t)
-		if t.Failed() {
-			t.Logf("hanko-authz stderr:\n%s", a.stderr)
-		}
-	})
-	cmd := exec.Command(hankoAuthz, a.args...)
-	cmd.Env = cleanEnv()
-	cmd.Stdout, cmd.Stderr = a.stderr, a.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	a.mu.Lock()
-	a.cmd, a.exited = cmd, exited
-	a.mu.Unlock()
-
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	readyz := "https://" + a.httpAddr + "/readyz"
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := c.Get(readyz)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return a
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("hanko-authz exited before %s answered 200", readyz)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hanko-authz: %s did not answer 200 within 20s (last error %v)", readyz, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // stats returns Envoy's admin stats whose names contain filter.
