@@ -365,12 +365,10 @@ func (v *Validator) computeRemote(ctx context.Context, token string, key [32]byt
 // that a revocation covers (sid is its id) is stored and returned as
 // revoked.
 func (v *Validator) store(key [32]byte, e *entry, sid string, path Path, now time.Time) (result, error) {
+	// Without the cache, validateMiss checks the revocations for every
+	// caller once the work is done.
 	if v.cache != nil && e.until > now.UnixNano() {
 		e = v.cache.put(key, e, sid, now)
-	} else if sid != "" && e.session != nil {
-		if err := v.revokedError(e.session, now); err != nil {
-			return result{path: path}, err
-		}
 	}
 	return result{session: e.session, path: path}, e.err
 }

@@ -72,13 +72,13 @@ func (p *publicMethods) match(fullMethod string) bool {
 	if _, ok := p.methods[fullMethod]; ok {
 		return true
 	}
-	if len(p.services) == 0 || !strings.HasPrefix(fullMethod, "/") {
+	if len(p.services) == 0 {
 		return false
 	}
-	i := strings.LastIndexByte(fullMethod, '/')
-	if i <= 0 {
+	svc, ok := serviceOf(fullMethod)
+	if !ok {
 		return false
 	}
-	_, ok := p.services[fullMethod[1:i]]
+	_, ok = p.services[svc]
 	return ok
 }

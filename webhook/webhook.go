@@ -77,7 +77,6 @@ type delivery struct {
 // sessionData is the part of a session row that matters here.
 type sessionData struct {
 	ID        string    `json:"id"`
-	UserID    string    `json:"user_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 

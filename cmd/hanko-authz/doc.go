@@ -53,11 +53,11 @@
 //
 // A bad flag, an invalid --hanko-url or an address in use is reported in
 // one line on stderr; the exit status is 2 for usage errors and 1 for
-// other failures. Logs (log/slog, --log-format text or json) go to stderr
-// and never contain a token; durations print as text ("10m0s") in both
-// formats.
-// and never contain a token; the per-request lines (denials) are limited to
-// --denial-log-rate a second, with a count of the lines dropped.
+// other failures (validate: 3 when Hanko could not be asked). Logs
+// (log/slog, --log-format text or json) go to stderr and never contain a
+// token; durations print as text ("10m0s") in both formats, and the
+// per-request lines (denials) are limited to --denial-log-rate a second,
+// with a count of the lines dropped.
 // --pprof-addr serves Go's profiles (/debug/pprof/) on a loopback address
 // of its own; it is off by default.
 package main
