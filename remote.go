@@ -90,7 +90,6 @@ func (v *Validator) postValidate(ctx context.Context, raw string) (*Session, str
 	if err != nil {
 		return nil, "error", newError(ErrUnavailable, fmt.Errorf("reading hanko's answer: %w", err))
 	}
-	v.remoteAnswered.Store(true)
 	if v.cfg.Mode == ModeRemote {
 		v.markReady()
 	}

@@ -24,11 +24,10 @@ type Validator struct {
 	cache       *cache // nil when disabled
 	revs        *revocationStore
 
-	outage         *outage
-	group          singleflight.Group // collapses concurrent work on one token
-	cold           chan struct{}      // a slot per signature verification under way; nil: no bound
-	coldWaiting    atomic.Int32       // verifications waiting for a slot
-	remoteAnswered atomic.Bool        // Hanko has answered once (remote-mode readiness)
+	outage      *outage
+	group       singleflight.Group // collapses concurrent work on one token
+	cold        chan struct{}      // a slot per signature verification under way; nil: no bound
+	coldWaiting atomic.Int32       // verifications waiting for a slot
 
 	ready     chan struct{} // closed once the validator can judge tokens
 	readyOnce sync.Once
@@ -380,8 +379,10 @@ func (v *Validator) store(key [32]byte, e *entry, sid string, path Path, now tim
 func (v *Validator) probe(ctx context.Context) {
 	url := v.cfg.APIURL + "/.well-known/jwks.json"
 	retryLoop(ctx, func() (time.Duration, error) {
-		if v.remoteAnswered.Load() {
+		select {
+		case <-v.ready:
 			return stopRetrying, nil // a validation got an answer first
+		default:
 		}
 		rctx, cancel := context.WithTimeout(ctx, v.cfg.RequestTimeout)
 		defer cancel()
@@ -400,7 +401,6 @@ func (v *Validator) probe(ctx context.Context) {
 			v.setLastErr(err)
 			return 0, err
 		}
-		v.remoteAnswered.Store(true)
 		v.markReady()
 		return stopRetrying, nil
 	}, func() time.Duration { return startBackoffCap })
