@@ -143,23 +143,19 @@ func (a *Interceptor) reject(ctx context.Context, method string, err error) erro
 		st, r = contextStatus(contextCode(cerr)), hankoauth.ReasonCanceled
 	}
 	a.decide(ctx, method, r, false)
-	a.log(ctx, method, st, err)
+	a.log(ctx, method, st, r, err)
 	return st.Err()
 }
 
-// log records a rejection: method, reason, code and the error (whose text
-// never carries the token).
-func (a *Interceptor) log(ctx context.Context, method string, st *status.Status, err error) {
+// log records a rejection for reason r: method, reason, code and the error
+// (whose text never carries the token).
+func (a *Interceptor) log(ctx context.Context, method string, st *status.Status, r hankoauth.Reason, err error) {
 	level := slog.LevelInfo
-	switch hankoauth.ReasonOf(err).Info().Class {
+	switch r.Info().Class {
 	case hankoauth.ClassNoToken, hankoauth.ClassCanceled:
 		level = slog.LevelDebug
 	case hankoauth.ClassUnavailable:
-		if ctx.Err() != nil {
-			level = slog.LevelDebug
-		} else {
-			level = slog.LevelWarn
-		}
+		level = slog.LevelWarn
 	}
 	l := a.opts.logger
 	if !l.Enabled(ctx, level) {
@@ -167,7 +163,7 @@ func (a *Interceptor) log(ctx context.Context, method string, st *status.Status,
 	}
 	l.LogAttrs(ctx, level, "hankoauth: rpc rejected",
 		slog.String("method", method),
-		slog.String("reason", string(hankoauth.ReasonOf(err))),
+		slog.String("reason", string(r)),
 		slog.String("code", st.Code().String()),
 		slog.String("error", err.Error()))
 }

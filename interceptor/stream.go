@@ -151,8 +151,9 @@ func (a *Interceptor) watch(ctx context.Context, ctl *watchControl, cancel conte
 		if context.Cause(ctx) != error(cause) {
 			return // the handler had returned already
 		}
-		a.decide(ctx, method, hankoauth.ReasonOf(err), false)
-		a.log(ctx, method, StatusFromError(err), err)
+		r := hankoauth.ReasonOf(err)
+		a.decide(ctx, method, r, false)
+		a.log(ctx, method, StatusFromError(err), r, err)
 	}
 	for {
 		select {
