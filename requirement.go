@@ -101,6 +101,16 @@ type Decision struct {
 	Public bool
 }
 
+// NewDecision is the Decision of edge about target for reason r: its
+// Result is r's class's, or ResultPublic when the target is public.
+func NewDecision(edge string, r Reason, target string, public bool) Decision {
+	d := Decision{Edge: edge, Result: r.Info().Class.Result(), Reason: r, Target: target, Public: public}
+	if public {
+		d.Result = ResultPublic
+	}
+	return d
+}
+
 // DecisionResult returns the Result of a Decision for the error a
 // validation or a requirement returned: ReasonOf(err).Info().Class.Result().
 func DecisionResult(err error) string {

@@ -80,17 +80,7 @@ func (s *Server) decide(ctx context.Context, r request) verdict {
 		v = verdict{reason: hankoauth.ReasonCanceled}
 	}
 	if s.hook != nil {
-		d := hankoauth.Decision{
-			Edge:   r.edge,
-			Result: v.class().Result(),
-			Reason: v.reason,
-			Target: target(r.path),
-			Public: v.public,
-		}
-		if v.public {
-			d.Result = hankoauth.ResultPublic
-		}
-		s.hook(ctx, d)
+		s.hook(ctx, hankoauth.NewDecision(r.edge, v.reason, target(r.path), v.public))
 	}
 	if err != nil {
 		level := slog.LevelInfo
@@ -154,7 +144,7 @@ func target(p string) string {
 func (s *Server) notHTTP(ctx context.Context) *authv3.CheckResponse {
 	if s.hook != nil {
 		r := hankoauth.ReasonNoHTTPAttributes
-		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: r.Info().Class.Result(), Reason: r})
+		s.hook(ctx, hankoauth.NewDecision(edgeCheck, r, "", false))
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "extauthz: check request without HTTP attributes denied; is the network ext_authz filter pointed at this server?")
 	return notHTTPResponse()

@@ -224,7 +224,7 @@ func (s *Server) stripToken(lookup hankoauth.HeaderLookup, src hankoauth.Source)
 func (s *Server) headersTooLarge(ctx context.Context, err error) *authv3.CheckResponse {
 	r := hankoauth.ReasonHeadersTooLarge
 	if s.hook != nil {
-		s.hook(ctx, hankoauth.Decision{Edge: edgeCheck, Result: r.Info().Class.Result(), Reason: r})
+		s.hook(ctx, hankoauth.NewDecision(edgeCheck, r, "", false))
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "extauthz: request deny",
 		slog.String("edge", edgeCheck),

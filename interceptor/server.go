@@ -174,11 +174,7 @@ func (a *Interceptor) decide(ctx context.Context, method string, r hankoauth.Rea
 	if h == nil {
 		return
 	}
-	d := hankoauth.Decision{Edge: edge, Result: r.Info().Class.Result(), Reason: r, Target: method, Public: public}
-	if public {
-		d.Result = hankoauth.ResultPublic
-	}
-	h(ctx, d)
+	h(ctx, hankoauth.NewDecision(edge, r, method, public))
 }
 
 // tokenKey is the context key of the raw session token that the server
