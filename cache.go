@@ -37,7 +37,8 @@ type userState struct {
 	refs   int          // session states that point here; guarded by cache.mu
 }
 
-// errRevokedHere is the error of a session revoked through RevokeSession.
+// errRevokedHere is the error of a session revoked by its id (Revoke:
+// RevokeSession, a webhook or the revocation stream).
 var errRevokedHere = newError(ErrRevoked, constError("session revoked by its id"))
 
 // verified returns the session of an entry no longer trusted but still

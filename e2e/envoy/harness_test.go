@@ -2,10 +2,10 @@ package envoy
 
 import (
 	"bufio"
-	"crypto/tls"
-	"crypto/x509"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
