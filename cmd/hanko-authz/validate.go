@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -37,19 +36,19 @@ func (c *cli) validate(ctx context.Context, args []string) int {
 	if fs.NArg() > 1 {
 		return c.fail("validate", usageErrorf("want at most one token, got %d arguments", fs.NArg()))
 	}
+	if *timeout <= 0 {
+		return c.fail("validate", usageErrorf("--timeout must be positive"))
+	}
 	token := fs.Arg(0)
 	if fs.NArg() == 0 {
-		b, err := io.ReadAll(io.LimitReader(c.stdin, hankoauth.MaxTokenLength+4096))
-		if err != nil {
-			return c.fail("validate", fmt.Errorf("reading the token from stdin: %w", err))
+		// As doctor reads it: never from a terminal, at most --timeout.
+		var err error
+		if token, err = c.readStdinToken(ctx, *timeout); err != nil {
+			return c.fail("validate", err)
 		}
-		token = string(b)
 	}
 	if token = strings.TrimSpace(token); token == "" {
 		return c.fail("validate", usageErrorf("no token: give it as the argument or on stdin"))
-	}
-	if *timeout <= 0 {
-		return c.fail("validate", usageErrorf("--timeout must be positive"))
 	}
 
 	log := cfg.logger(c.stderr)
