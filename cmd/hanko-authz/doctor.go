@@ -43,6 +43,7 @@ type doctorConfig struct {
 	output   *choiceValue
 	timeout  time.Duration
 	calls    int
+	caFile   string // --hanko-ca-file, as serve takes it
 }
 
 // The states of a finding, and their marks in text output.
@@ -95,6 +96,7 @@ func (c *cli) doctor(ctx context.Context, args []string) int {
 	fs.StringVar(&cfg.token, "token", "", "a session `token` to check (else read from stdin when it is not a terminal)")
 	fs.Var(&cfg.audience, "audience", "the --audience serve uses (`list`)")
 	fs.StringVar(&cfg.issuer, "issuer", "", "the --issuer serve uses")
+	fs.StringVar(&cfg.caFile, "hanko-ca-file", "", "the --hanko-ca-file serve uses: CA certificates (PEM `file`) that https to Hanko trusts instead of the system roots")
 	cfg.output = newChoice("text", "text", "json")
 	fs.Var(cfg.output, "output", "output `format`: text or json")
 	fs.DurationVar(&cfg.timeout, "timeout", hankoauth.DefaultRequestTimeout, "how long one request to Hanko may take (the validator's request timeout)")
@@ -119,7 +121,11 @@ func (c *cli) doctor(ctx context.Context, args []string) int {
 		}
 		cfg.token = tok
 	}
-	d := newDoctor(cfg)
+	ca, err := hankoTransport(cfg.caFile)
+	if err != nil {
+		return c.fail("doctor", err)
+	}
+	d := newDoctor(cfg, ca)
 	d.run(ctx)
 	rep := d.report()
 	if cfg.output.value == "json" {
@@ -183,9 +189,12 @@ type doctor struct {
 	hankoUp bool     // Hanko's API answered at this URL
 }
 
-func newDoctor(cfg doctorConfig) *doctor {
+// newDoctor builds a doctor whose client applies ca (--hanko-ca-file), as
+// serve's does.
+func newDoctor(cfg doctorConfig, ca func(http.RoundTripper) http.RoundTripper) *doctor {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = cfg.timeout
+	ca(t)
 	return &doctor{
 		cfg: cfg,
 		client: &http.Client{
@@ -292,11 +301,15 @@ func (d *doctor) checkNetwork(ctx context.Context) bool {
 	}
 	tctx, cancel := context.WithTimeout(ctx, d.cfg.timeout)
 	defer cancel()
-	td := &tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: host}}
+	tcfg := &tls.Config{ServerName: host}
+	if t, ok := d.client.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+		tcfg.RootCAs = t.TLSClientConfig.RootCAs // --hanko-ca-file
+	}
+	td := &tls.Dialer{NetDialer: dialer, Config: tcfg}
 	tc, err := td.DialContext(tctx, "tcp", addr)
 	if err != nil {
 		d.add("tls", statusFail, fmt.Sprintf("TLS handshake with %s failed: %v", addr, err),
-			"Hanko's certificate must be valid for the host and trusted by this machine's roots (SSL_CERT_FILE to add a private CA)")
+			"Hanko's certificate must be valid for the host and trusted by this machine's roots (SSL_CERT_FILE), or by --hanko-ca-file's CAs (give serve the same flag)")
 		return false
 	}
 	defer tc.Close()

@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +238,17 @@ func TestDoctorDNSAndTLS(t *testing.T) {
 	if f := rep.status("tls"); f.Status != statusFail || !strings.Contains(f.Fix, "SSL_CERT_FILE") {
 		t.Errorf("tls: %+v", f)
 	}
+
+	// With --hanko-ca-file naming the server's CA, as serve would take it,
+	// the same Hanko passes.
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw})
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, rep = runDoctor(t, "", "--hanko-url", tlsSrv.URL, "--hanko-ca-file", caFile, "--calls", "1")
+	if code != exitOK {
+		t.Errorf("trusted through --hanko-ca-file: exit %d: %+v", code, rep.Findings)
+	}
+	wantStatus(t, rep, map[string]string{"tls": statusPass})
 }
